@@ -1,0 +1,64 @@
+// swift-tools-version:6.0
+// HistoScreen: screen whole-slide histology images for tumour.
+//
+// Layering: only the edge targets (Imaging, Slides, and the engine's BLAS calls) import
+// C modules. Everything above them works on Swift types.
+import PackageDescription
+
+// MARK: C libraries (system libraries found through pkg-config, installed from Debian)
+
+let cLibraries: [Target] = [
+    .systemLibrary(name: "COpenSlide", pkgConfig: "openslide", providers: [.apt(["libopenslide-dev"])]),
+    .systemLibrary(name: "CTIFF", pkgConfig: "libtiff-4", providers: [.apt(["libtiff-dev"])]),
+    .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
+    .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+    // Only what Swift cannot call: libtiff's variadic TIFFGetField/TIFFSetField and its
+    // va_list error handlers.
+    .target(name: "CShims", dependencies: ["CTIFF"]),
+]
+
+// MARK: Libraries
+
+let libraries: [Target] = [
+    // RGB images, PNG and TIFF codecs, area resampling.
+    .target(name: "Imaging", dependencies: ["CPNG", "CTIFF", "CShims"]),
+    // The Slide protocol, OpenSlide-backed slides, plain images as slides, and a
+    // pyramidal TIFF writer for test slides.
+    .target(name: "Slides", dependencies: ["Imaging", "COpenSlide", "CTIFF", "CShims"]),
+]
+
+// MARK: Tool
+
+let tool: [Target] = [
+    .executableTarget(
+        name: "histoscreen",
+        dependencies: [
+            "Slides", "Imaging",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]
+    ),
+]
+
+// MARK: Tests
+
+let tests: [Target] = [
+    .target(name: "_TestSupport", dependencies: ["Slides", "Imaging"], path: "Sources/_TestSupport"),
+    .testTarget(name: "ImagingTests", dependencies: ["Imaging", "_TestSupport"]),
+    .testTarget(name: "SlidesTests", dependencies: ["Slides", "Imaging", "_TestSupport"]),
+    .testTarget(name: "CLITests", dependencies: ["histoscreen", "Slides", "_TestSupport"]),
+]
+
+let package = Package(
+    name: "HistoScreen",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "histoscreen", targets: ["histoscreen"]),
+        .library(name: "Slides", targets: ["Slides"]),
+        .library(name: "Imaging", targets: ["Imaging"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: cLibraries + libraries + tool + tests,
+    swiftLanguageModes: [.v6]
+)

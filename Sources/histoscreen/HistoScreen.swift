@@ -1,0 +1,14 @@
+import ArgumentParser
+
+/// The tool's version, written into every output that records provenance.
+let histoScreenVersion = "0.1.0"
+
+@main
+struct HistoScreen: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "histoscreen",
+        abstract: "Screen whole-slide histology images for tumour.",
+        version: histoScreenVersion,
+        subcommands: [Info.self]
+    )
+}
