@@ -25,6 +25,8 @@ let libraries: [Target] = [
     // The Slide protocol, OpenSlide-backed slides, plain images as slides, and a
     // pyramidal TIFF writer for test slides.
     .target(name: "Slides", dependencies: ["Imaging", "COpenSlide", "CTIFF", "CShims"]),
+    // Tensors, layers (forward + backward), losses, optimizers, model specs and bundles.
+    .target(name: "Neural", dependencies: ["COpenBLAS"]),
 ]
 
 // MARK: Tool
@@ -42,9 +44,10 @@ let tool: [Target] = [
 // MARK: Tests
 
 let tests: [Target] = [
-    .target(name: "_TestSupport", dependencies: ["Slides", "Imaging"], path: "Sources/_TestSupport"),
+    .target(name: "_TestSupport", dependencies: ["Slides", "Imaging", "Neural"], path: "Sources/_TestSupport"),
     .testTarget(name: "ImagingTests", dependencies: ["Imaging", "_TestSupport"]),
     .testTarget(name: "SlidesTests", dependencies: ["Slides", "Imaging", "_TestSupport"]),
+    .testTarget(name: "NeuralTests", dependencies: ["Neural", "_TestSupport"]),
     .testTarget(name: "CLITests", dependencies: ["histoscreen", "Slides", "_TestSupport"]),
 ]
 
@@ -55,6 +58,7 @@ let package = Package(
         .executable(name: "histoscreen", targets: ["histoscreen"]),
         .library(name: "Slides", targets: ["Slides"]),
         .library(name: "Imaging", targets: ["Imaging"]),
+        .library(name: "Neural", targets: ["Neural"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),

@@ -1,0 +1,154 @@
+/// Batch normalisation over the last (channel) axis of `[N, H, W, C]` or `[N, C]`.
+///
+/// Training normalises with the batch's mean and biased variance, and updates the running
+/// statistics as `running = momentum · running + (1 − momentum) · batch`, using the unbiased
+/// variance for `moving_variance` (PyTorch's convention; Keras's momentum 0.99 corresponds to
+/// PyTorch's 0.01). Inference, and a frozen layer, use the running statistics.
+public final class BatchNorm<Scalar: NeuralScalar>: Layer {
+    public let name: String
+    public let channels: Int
+    public let epsilon: Scalar
+    public let momentum: Scalar
+    public let gamma, beta, movingMean, movingVariance: Parameter<Scalar>
+    public var isFrozen = false
+
+    private var cachedNormalized: [Scalar] = []
+    private var cachedInvStd: [Scalar] = []
+    private var cachedInferenceScale: [Scalar]?
+
+    public init(name: String, channels: Int, epsilon: Scalar = 1e-3, momentum: Scalar = 0.99) {
+        self.name = name
+        self.channels = channels
+        self.epsilon = epsilon
+        self.momentum = momentum
+        gamma = Parameter(name: "\(name).gamma", value: Tensor(shape: [channels], repeating: 1))
+        beta = Parameter(name: "\(name).beta", value: Tensor(shape: [channels]))
+        movingMean = Parameter(name: "\(name).moving_mean", value: Tensor(shape: [channels]), isBuffer: true)
+        movingVariance = Parameter(name: "\(name).moving_variance", value: Tensor(shape: [channels], repeating: 1),
+                                   isBuffer: true)
+    }
+
+    public var parameters: [Parameter<Scalar>] { [gamma, beta, movingMean, movingVariance] }
+
+    public func outputShape(inputShape: [Int]) -> [Int] {
+        precondition(inputShape.last == channels, "\(name): input shape \(inputShape) does not end in \(channels) channels")
+        return inputShape
+    }
+
+    public func flops(inputShape: [Int]) -> Int { 2 * inputShape.reduce(1, *) }
+
+    /// Per-channel `scale` and `shift` such that inference computes `x · scale + shift`.
+    public func inferenceAffine() -> (scale: [Scalar], shift: [Scalar]) {
+        var scale = [Scalar](repeating: 0, count: channels), shift = scale
+        for c in 0..<channels {
+            scale[c] = gamma.value.data[c] / Scalar.sqrt(movingVariance.value.data[c] + epsilon)
+            shift[c] = beta.value.data[c] - movingMean.value.data[c] * scale[c]
+        }
+        return (scale, shift)
+    }
+
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
+    public func forward(_ x: Tensor<Scalar>, mode: Mode, retain: Bool) -> Tensor<Scalar> {
+        let c = channels
+        precondition(x.shape.last == c, "\(name): input \(x.shape) does not end in \(c) channels")
+        let rows = x.count / c
+        var y = x
+        if mode == .inference || isFrozen {
+            let (scale, shift) = inferenceAffine()
+            cachedInferenceScale = mode == .training && retain ? scale : nil
+            y.data.withUnsafeMutableBufferPointer { yp in
+                for r in 0..<rows {
+                    for j in 0..<c { yp[r * c + j] = yp[r * c + j] * scale[j] + shift[j] }
+                }
+            }
+            return y
+        }
+        cachedInferenceScale = nil
+        // Batch statistics, accumulated in the scalar type (two passes for accuracy).
+        var mean = [Scalar](repeating: 0, count: c), variance = mean
+        x.data.withUnsafeBufferPointer { xp in
+            for r in 0..<rows { for j in 0..<c { mean[j] += xp[r * c + j] } }
+            for j in 0..<c { mean[j] /= Scalar(rows) }
+            for r in 0..<rows {
+                for j in 0..<c {
+                    let d = xp[r * c + j] - mean[j]
+                    variance[j] += d * d
+                }
+            }
+        }
+        var invStd = [Scalar](repeating: 0, count: c)
+        for j in 0..<c {
+            let biased = variance[j] / Scalar(rows)
+            invStd[j] = 1 / Scalar.sqrt(biased + epsilon)
+            let unbiased = rows > 1 ? variance[j] / Scalar(rows - 1) : biased
+            movingMean.value.data[j] = momentum * movingMean.value.data[j] + (1 - momentum) * mean[j]
+            movingVariance.value.data[j] = momentum * movingVariance.value.data[j] + (1 - momentum) * unbiased
+        }
+        var normalized = retain ? [Scalar](repeating: 0, count: x.count) : []
+        let g = gamma.value.data, b = beta.value.data
+        y.data.withUnsafeMutableBufferPointer { yp in
+            normalized.withUnsafeMutableBufferPointer { np in
+                for r in 0..<rows {
+                    for j in 0..<c {
+                        let xhat = (yp[r * c + j] - mean[j]) * invStd[j]
+                        if retain { np[r * c + j] = xhat }
+                        yp[r * c + j] = xhat * g[j] + b[j]
+                    }
+                }
+            }
+        }
+        cachedNormalized = normalized
+        cachedInvStd = invStd
+        return y
+    }
+
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
+    public func backward(_ dy: Tensor<Scalar>, needInputGradient: Bool) -> Tensor<Scalar>? {
+        let c = channels, rows = dy.count / c
+        if let scale = cachedInferenceScale {
+            // Frozen: y = x · scale + shift, a per-channel affine map with fixed statistics.
+            guard needInputGradient else { return nil }
+            var dx = dy
+            dx.data.withUnsafeMutableBufferPointer { p in
+                for r in 0..<rows { for j in 0..<c { p[r * c + j] *= scale[j] } }
+            }
+            return dx
+        }
+        precondition(cachedNormalized.count == dy.count,
+                     "\(name): backward without a retained training forward pass (dy \(dy.shape))")
+        var sumDy = [Scalar](repeating: 0, count: c), sumDyXhat = sumDy
+        cachedNormalized.withUnsafeBufferPointer { np in
+            dy.data.withUnsafeBufferPointer { dp in
+                for r in 0..<rows {
+                    for j in 0..<c {
+                        sumDy[j] += dp[r * c + j]
+                        sumDyXhat[j] += dp[r * c + j] * np[r * c + j]
+                    }
+                }
+            }
+        }
+        if !isFrozen {
+            for j in 0..<c {
+                gamma.gradient.data[j] += sumDyXhat[j]
+                beta.gradient.data[j] += sumDy[j]
+            }
+        }
+        guard needInputGradient else { return nil }
+        // dx = γ·invStd/M · (M·dy − Σdy − x̂·Σ(dy·x̂))
+        var dx = dy
+        let m = Scalar(rows), g = gamma.value.data, invStd = cachedInvStd
+        cachedNormalized.withUnsafeBufferPointer { np in
+            dx.data.withUnsafeMutableBufferPointer { p in
+                for r in 0..<rows {
+                    for j in 0..<c {
+                        let i = r * c + j
+                        p[i] = g[j] * invStd[j] / m * (m * p[i] - sumDy[j] - np[i] * sumDyXhat[j])
+                    }
+                }
+            }
+        }
+        return dx
+    }
+}

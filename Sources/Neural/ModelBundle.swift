@@ -1,0 +1,161 @@
+import Foundation
+
+/// How pixels become network input: `x = (pixel / 255 − mean[c]) / std[c]`, channels RGB.
+public struct InputNormalization: Sendable, Equatable, Codable {
+    public var mean: [Double]
+    public var std: [Double]
+    public init(mean: [Double], std: [Double]) { self.mean = mean; self.std = std }
+    /// Pixels scaled to [0, 1] and centred at 0.5.
+    public static let unit = InputNormalization(mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5])
+}
+
+/// model.json: everything about a model except its weights.
+public struct ModelManifest: Sendable, Equatable, Codable {
+    public static let formatName = "histoscreen-model"
+    public static let currentFormatVersion = 1
+
+    public var format: String = formatName
+    public var formatVersion: Int = currentFormatVersion
+    public var name: String
+    public var architecture: ModelSpec
+    /// Activations are NHWC; conv kernels HWIO `[KH, KW, Cin, Cout]`; dense kernels `[in, out]`.
+    public var layout: String = "NHWC; conv kernel [KH, KW, Cin, Cout]; dense kernel [in, out]"
+    /// µm per pixel of the patches the model was trained on (PCam: about 0.972).
+    public var micronsPerPixel: Double
+    public var normalization: InputNormalization
+    /// The output is σ(logit), the probability of tumour in the centre 32×32 pixels.
+    public var output: String = "sigmoid: probability of tumour in the centre 32x32 px (PCam label 1)"
+    /// Probabilities at or above it are called positive. Chosen on validation data.
+    public var threshold: Double
+    /// Data, split, seed, settings and time of training, when known.
+    public var training: JSONValue?
+    /// Validation and test metrics, when known.
+    public var metrics: JSONValue?
+
+    public init(name: String, architecture: ModelSpec, micronsPerPixel: Double, normalization: InputNormalization,
+                threshold: Double, training: JSONValue? = nil, metrics: JSONValue? = nil) {
+        self.name = name
+        self.architecture = architecture
+        self.micronsPerPixel = micronsPerPixel
+        self.normalization = normalization
+        self.threshold = threshold
+        self.training = training
+        self.metrics = metrics
+    }
+}
+
+/// Why a model bundle could not be loaded or saved. Messages name the bundle.
+public struct ModelBundleError: Error, CustomStringConvertible, Equatable {
+    public var path: String
+    public var problem: String
+    public var hint: String?
+    public var description: String { "\(path): \(problem)" + (hint.map { "\nHINT: \($0)" } ?? "") }
+}
+
+/// A model bundle: a folder `NAME.hsmodel/` with `model.json` (a `ModelManifest`) and
+/// `weights.safetensors` (every tensor of the network, Float32).
+public struct ModelBundle {
+    public var manifest: ModelManifest
+    public let network: Network<Float>
+
+    public init(manifest: ModelManifest, network: Network<Float>) {
+        self.manifest = manifest
+        self.network = network
+    }
+
+    /// Loads and validates a bundle.
+    public static func load(from url: URL) throws(ModelBundleError) -> ModelBundle {
+        let path = url.relativePath
+        func fail(_ problem: String, hint: String? = nil) -> ModelBundleError {
+            ModelBundleError(path: path, problem: problem, hint: hint)
+        }
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) else {
+            throw fail("no such model bundle", hint: "a bundle is a folder NAME.hsmodel holding model.json and weights.safetensors")
+        }
+        guard isDirectory.boolValue else { throw fail("a model bundle is a folder, not a file") }
+        guard let json = FileManager.default.contents(atPath: url.appendingPathComponent("model.json").path) else {
+            throw fail("model.json is missing")
+        }
+        // Check the format and version before decoding the rest, so a newer bundle gets a clear message.
+        struct Header: Decodable { var format: String?; var formatVersion: Int? }
+        guard let header = try? JSONDecoder().decode(Header.self, from: json) else {
+            throw fail("model.json is not valid JSON")
+        }
+        guard header.format == ModelManifest.formatName else {
+            throw fail("model.json is not a HistoScreen model (format \(header.format.map { "'\($0)'" } ?? "missing"))")
+        }
+        guard header.formatVersion == ModelManifest.currentFormatVersion else {
+            throw fail("model.json has format version \(header.formatVersion.map(String.init) ?? "missing"); "
+                       + "this histoscreen reads version \(ModelManifest.currentFormatVersion)",
+                       hint: "use the histoscreen release that wrote the bundle, or retrain")
+        }
+        let manifest: ModelManifest
+        do {
+            manifest = try JSONDecoder().decode(ModelManifest.self, from: json)
+        } catch {
+            throw fail("model.json is malformed: \(Self.describe(error))")
+        }
+        guard manifest.threshold > 0, manifest.threshold < 1, manifest.micronsPerPixel > 0,
+              manifest.normalization.mean.count == manifest.architecture.inputShape.last,
+              manifest.normalization.std.count == manifest.architecture.inputShape.last,
+              manifest.normalization.std.allSatisfy({ $0 > 0 }) else {
+            throw fail("model.json has an invalid threshold, µm per pixel or normalisation")
+        }
+        let network: Network<Float>
+        do {
+            network = try Network<Float>(spec: manifest.architecture)
+        } catch {
+            throw fail("model.json architecture: \(error.message)")
+        }
+        let weightsURL = url.appendingPathComponent("weights.safetensors")
+        guard let bytes = FileManager.default.contents(atPath: weightsURL.path) else {
+            throw fail("weights.safetensors is missing")
+        }
+        let tensors: [String: Tensor<Float>]
+        do {
+            tensors = try Safetensors.decode([UInt8](bytes), path: weightsURL.relativePath, as: Float.self).tensors
+        } catch {
+            throw ModelBundleError(path: path, problem: error.description, hint: nil)
+        }
+        for (name, tensor) in tensors where !tensor.data.allSatisfy(\.isFinite) {
+            throw fail("weights.safetensors: tensor '\(name)' holds NaN or Inf values", hint: "the training run that wrote it diverged")
+        }
+        do {
+            try network.loadWeights(tensors)
+        } catch {
+            throw fail("weights.safetensors does not match the architecture: \(error.message)")
+        }
+        return ModelBundle(manifest: manifest, network: network)
+    }
+
+    /// Writes the bundle folder; each file is written atomically.
+    public func save(to url: URL) throws(ModelBundleError) {
+        let path = url.relativePath
+        do {
+            try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            let json = try encoder.encode(manifest)
+            let weights = Safetensors.encode(network.weights(), metadata: ["format": "pt", "histoscreen-model": manifest.name])
+            try Data(weights).write(to: url.appendingPathComponent("weights.safetensors"), options: .atomic)
+            try json.write(to: url.appendingPathComponent("model.json"), options: .atomic)
+        } catch {
+            throw ModelBundleError(path: path, problem: "cannot write the bundle: \(Self.describe(error))", hint: nil)
+        }
+    }
+
+    private static func describe(_ error: Error) -> String {
+        if let decoding = error as? DecodingError {
+            switch decoding {
+            case let .keyNotFound(key, context):
+                return "missing '\(key.stringValue)' at \(context.codingPath.map(\.stringValue).joined(separator: "."))"
+            case let .typeMismatch(_, context), let .valueNotFound(_, context), let .dataCorrupted(context):
+                return "\(context.debugDescription) at \(context.codingPath.map(\.stringValue).joined(separator: "."))"
+            @unknown default:
+                return "\(decoding)"
+            }
+        }
+        return (error as NSError).localizedDescription
+    }
+}

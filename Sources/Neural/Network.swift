@@ -1,0 +1,215 @@
+import Foundation
+
+/// Why a model spec cannot be built into a network.
+public struct ModelSpecError: Error, CustomStringConvertible, Equatable {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+/// A feed-forward network built from a `ModelSpec`: NHWC input `[N, H, W, C]`, one logit
+/// per sample out (`[N, 1]`).
+public final class Network<T: NeuralScalar> {
+    public let spec: ModelSpec
+    public let layers: [any Layer<T>]
+    /// The per-sample input shape of each layer, and finally the output shape.
+    public let shapes: [[Int]]
+
+    /// Builds the layers and initialises weights from `seed`: He-normal kernels, zero biases,
+    /// batch norm γ = 1, β = 0.
+    public init(spec: ModelSpec, seed: UInt64 = 0) throws(ModelSpecError) {
+        self.spec = spec
+        var generator = SplitMix64(seed: seed)
+        var layers: [any Layer<T>] = []
+        var shapes: [[Int]] = [spec.inputShape]
+        var shape = spec.inputShape
+        var names = Set<String>()
+        guard shape.count == 3, shape.allSatisfy({ $0 > 0 }) else {
+            throw ModelSpecError("model '\(spec.name)': input shape \(shape) is not [H, W, C]")
+        }
+        for (index, l) in spec.layers.enumerated() {
+            guard names.insert(l.name).inserted else {
+                throw ModelSpecError("model '\(spec.name)': layer name '\(l.name)' is used twice")
+            }
+            func need<V>(_ value: V?, _ field: String) throws(ModelSpecError) -> V {
+                guard let value else { throw ModelSpecError("model '\(spec.name)': layer '\(l.name)' (\(l.type.rawValue)) needs '\(field)'") }
+                return value
+            }
+            let isImage = shape.count == 3
+            let layer: any Layer<T>
+            switch l.type {
+            case .conv2d:
+                guard isImage else { throw ModelSpecError("model '\(spec.name)': conv2d '\(l.name)' needs an image input, got \(shape)") }
+                let k = try need(l.kernel, "kernel"), filters = try need(l.units, "units"), stride = l.stride ?? 1
+                let padding: Padding2D? = switch l.padding ?? .same {
+                case .same: nil
+                case .valid: .zero
+                case let .explicit(p): p
+                }
+                let outH = (shape[0] + (padding?.top ?? 0) + (padding?.bottom ?? 0) - k) / stride + 1
+                guard k >= 1, filters >= 1, stride >= 1, padding == nil || outH >= 1 else {
+                    throw ModelSpecError("model '\(spec.name)': conv2d '\(l.name)' has an invalid kernel, stride or size for input \(shape)")
+                }
+                let conv = Conv2D<T>(name: l.name, inputChannels: shape[2], outputChannels: filters, kernelSize: (k, k),
+                                     stride: stride, padding: padding, useBias: l.bias ?? true)
+                Self.heNormal(conv.kernel, fanIn: k * k * shape[2], using: &generator)
+                layer = conv
+            case .batchnorm:
+                layer = BatchNorm<T>(name: l.name, channels: shape.last!, epsilon: T(l.epsilon ?? 1e-3),
+                                     momentum: T(l.momentum ?? 0.99))
+            case .relu:
+                layer = ReLU<T>(name: l.name)
+            case .maxpool:
+                guard isImage else { throw ModelSpecError("model '\(spec.name)': maxpool '\(l.name)' needs an image input") }
+                let size = l.kernel ?? 2
+                guard shape[0] >= size, shape[1] >= size else {
+                    throw ModelSpecError("model '\(spec.name)': maxpool '\(l.name)' window \(size) is larger than its input \(shape)")
+                }
+                layer = MaxPool2D<T>(name: l.name, size: size, stride: l.stride ?? size)
+            case .globalAveragePool:
+                guard isImage else { throw ModelSpecError("model '\(spec.name)': globalAveragePool '\(l.name)' needs an image input") }
+                layer = GlobalAveragePool<T>(name: l.name)
+            case .flatten:
+                layer = Flatten<T>(name: l.name)
+            case .dense:
+                guard shape.count == 1 else {
+                    throw ModelSpecError("model '\(spec.name)': dense '\(l.name)' needs a feature vector; add flatten or globalAveragePool before it")
+                }
+                let units = try need(l.units, "units")
+                let dense = Dense<T>(name: l.name, inputFeatures: shape[0], outputFeatures: units, useBias: l.bias ?? true)
+                Self.heNormal(dense.kernel, fanIn: shape[0], using: &generator)
+                layer = dense
+            case .dropout:
+                let rate = try need(l.rate, "rate")
+                guard rate >= 0, rate < 1 else { throw ModelSpecError("model '\(spec.name)': dropout '\(l.name)' rate \(rate) is not in [0, 1)") }
+                layer = Dropout<T>(name: l.name, rate: rate, seed: seed &+ UInt64(index) &* 0x9E37_79B9)
+            }
+            shape = layer.outputShape(inputShape: shape)
+            layers.append(layer)
+            shapes.append(shape)
+        }
+        guard shape == [1] else {
+            throw ModelSpecError("model '\(spec.name)': the last layer must give one logit per sample, got shape \(shape)")
+        }
+        self.layers = layers
+        self.shapes = shapes
+    }
+
+    private static func heNormal(_ p: Parameter<T>, fanIn: Int, using generator: inout SplitMix64) {
+        let std = (2 / Double(fanIn)).squareRoot()
+        var i = 0
+        while i < p.value.count {
+            // Box–Muller: two normals per pair of uniforms.
+            let u1 = Double.random(in: Double.ulpOfOne..<1, using: &generator)
+            let u2 = Double.random(in: 0..<1, using: &generator)
+            let r = (-2 * Foundation.log(u1)).squareRoot()
+            p.value.data[i] = T(std * r * Foundation.cos(2 * .pi * u2))
+            if i + 1 < p.value.count { p.value.data[i + 1] = T(std * r * Foundation.sin(2 * .pi * u2)) }
+            i += 2
+        }
+    }
+
+    // MARK: Parameters
+
+    /// Every tensor saved with the model (trainable ones and buffers), in layer order.
+    public var parameters: [Parameter<T>] { layers.flatMap { $0.parameters } }
+
+    /// Tensors the optimiser updates: not buffers, not in frozen layers.
+    public var trainableParameters: [Parameter<T>] {
+        layers.filter { !$0.isFrozen }.flatMap { $0.trainableParameters }
+    }
+
+    /// The number of scalars in `trainableParameters` (or in all non-buffer tensors).
+    public func parameterCount(trainableOnly: Bool = false) -> Int {
+        (trainableOnly ? trainableParameters : layers.flatMap { $0.trainableParameters }).reduce(0) { $0 + $1.value.count }
+    }
+
+    /// Floating-point operations of one forward pass per sample.
+    public var flopsPerSample: Int {
+        zip(layers, shapes).reduce(0) { $0 + $1.0.flops(inputShape: $1.1) }
+    }
+
+    /// Freezes every layer before `name` and unfreezes it and the layers after it
+    /// (Keras's "block5 trainable"). nil unfreezes everything.
+    public func setTrainable(from name: String?) throws(ModelSpecError) {
+        guard let name else {
+            for layer in layers { layer.isFrozen = false }
+            return
+        }
+        guard let start = layers.firstIndex(where: { $0.name == name }) else {
+            throw ModelSpecError("model '\(spec.name)' has no layer '\(name)'; layers: \(layers.map(\.name).joined(separator: ", "))")
+        }
+        for (i, layer) in layers.enumerated() { layer.isFrozen = i < start }
+    }
+
+    public func zeroGradients() {
+        for p in parameters { p.zeroGradient() }
+    }
+
+    /// The index of the first layer a backward pass must reach: the first unfrozen layer with
+    /// parameters. Layers before it keep no caches in training.
+    var firstTrainableLayer: Int {
+        layers.firstIndex { !$0.isFrozen && !$0.trainableParameters.isEmpty } ?? layers.count
+    }
+
+    // MARK: Passes
+
+    /// Logits `[N, 1]` for a batch `[N, H, W, C]`.
+    public func forward(_ x: Tensor<T>, mode: Mode = .inference) -> Tensor<T> {
+        precondition(Array(x.shape.dropFirst()) == spec.inputShape,
+                     "model '\(spec.name)': input \(x.shape) does not match [N] + \(spec.inputShape)")
+        let first = firstTrainableLayer
+        var h = x
+        for (i, layer) in layers.enumerated() {
+            h = layer.forward(h, mode: mode, retain: mode == .training && i >= first)
+        }
+        return h
+    }
+
+    /// Back-propagates `dLogits` (`[N, 1]`) after a `.training` forward pass, adding into the
+    /// gradients of `trainableParameters`. With `inputGradient`, also returns d(loss)/d(input).
+    @discardableResult
+    public func backward(_ dLogits: Tensor<T>, inputGradient: Bool = false) -> Tensor<T>? {
+        let first = inputGradient ? 0 : firstTrainableLayer
+        var g = dLogits
+        for i in stride(from: layers.count - 1, through: first, by: -1) {
+            let needInput = i > first || inputGradient
+            guard let dx = layers[i].backward(g, needInputGradient: needInput) else { return nil }
+            g = dx
+        }
+        return inputGradient ? g : nil
+    }
+
+    /// Probabilities σ(logit) for a batch, in inference mode.
+    public func predict(_ x: Tensor<T>) -> [T] {
+        forward(x, mode: .inference).data.map(BinaryCrossEntropy.sigmoid)
+    }
+
+    // MARK: Weights
+
+    /// All saved tensors by name.
+    public func weights() -> [String: Tensor<T>] {
+        Dictionary(uniqueKeysWithValues: parameters.map { ($0.name, $0.value) })
+    }
+
+    /// The names and shapes `loadWeights` expects.
+    public var expectedWeightShapes: [String: [Int]] {
+        Dictionary(uniqueKeysWithValues: parameters.map { ($0.name, $0.value.shape) })
+    }
+
+    /// Replaces every tensor. The names and shapes must match exactly.
+    public func loadWeights(_ weights: [String: Tensor<T>]) throws(ModelSpecError) {
+        let expected = expectedWeightShapes
+        let missing = expected.keys.filter { weights[$0] == nil }.sorted()
+        let extra = weights.keys.filter { expected[$0] == nil }.sorted()
+        guard missing.isEmpty else { throw ModelSpecError("missing tensors: \(missing.joined(separator: ", "))") }
+        guard extra.isEmpty else { throw ModelSpecError("unexpected tensors: \(extra.joined(separator: ", "))") }
+        for p in parameters {
+            let w = weights[p.name]!
+            guard w.shape == p.value.shape else {
+                throw ModelSpecError("tensor '\(p.name)' has shape \(w.shape), the architecture needs \(p.value.shape)")
+            }
+            p.value = w
+        }
+    }
+}
