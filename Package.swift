@@ -15,6 +15,9 @@ let cLibraries: [Target] = [
     // Only what Swift cannot call: libtiff's variadic TIFFGetField/TIFFSetField and its
     // va_list error handlers.
     .target(name: "CShims", dependencies: ["CTIFF"]),
+    // The engine's float32 kernels (AVX-512 with run-time dispatch). -O3 in every build
+    // configuration, so that debug test runs are not dominated by unoptimised kernels.
+    .target(name: "CKernels", cSettings: [.unsafeFlags(["-O3"])]),
 ]
 
 // MARK: Libraries
@@ -26,7 +29,7 @@ let libraries: [Target] = [
     // pyramidal TIFF writer for test slides.
     .target(name: "Slides", dependencies: ["Imaging", "COpenSlide", "CTIFF", "CShims"]),
     // Tensors, layers (forward + backward), losses, optimizers, model specs and bundles.
-    .target(name: "Neural", dependencies: ["COpenBLAS"]),
+    .target(name: "Neural", dependencies: ["COpenBLAS", "CKernels"]),
 ]
 
 // MARK: Tool
@@ -35,7 +38,7 @@ let tool: [Target] = [
     .executableTarget(
         name: "histoscreen",
         dependencies: [
-            "Slides", "Imaging",
+            "Slides", "Imaging", "Neural",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]
     ),

@@ -114,6 +114,19 @@ public final class Conv2D<Scalar: NeuralScalar>: Layer {
         let g = geometry(inputShape: Array(x.shape.dropFirst()))
         let n = x.batch
         cachedInput = mode == .training && retain ? x : nil
+        if FastConv3x3.applies(g, scalar: Scalar.self) && !Self.forcePortable {
+            var y = Tensor<Scalar>(uninitializedShape: [n, g.outputHeight, g.outputWidth, outputChannels])
+            withFloats(x.data) { xp in
+                withFloats(kernel.value.data) { wp in
+                    withFloatsOptional(bias?.value.data) { bp in
+                        withMutableFloats(&y.data) { yp in
+                            FastConv3x3.forward(x: xp, n: n, g: g, kernel: wp, bias: bp, relu: false, out: yp)
+                        }
+                    }
+                }
+            }
+            return y
+        }
         var y = Tensor<Scalar>(shape: [n, g.outputHeight, g.outputWidth, outputChannels])
         let rowsPerImage = g.patchCount, k = g.patchLength, cout = outputChannels
         let imagesPerChunk = max(1, Self.columnBudget / max(1, rowsPerImage * k))
@@ -162,10 +175,10 @@ public final class Conv2D<Scalar: NeuralScalar>: Layer {
         let n = x.batch, rowsPerImage = g.patchCount, k = g.patchLength, cout = outputChannels
         precondition(dy.shape == [n, g.outputHeight, g.outputWidth, cout],
                      "\(name): output gradient \(dy.shape) does not match [\(n), \(g.outputHeight), \(g.outputWidth), \(cout)]")
-        let imagesPerChunk = max(1, Self.columnBudget / max(1, rowsPerImage * k))
-        var cols = g.isPointwise ? [] : [Scalar](repeating: 0, count: min(n, imagesPerChunk) * rowsPerImage * k)
         var dx: Tensor<Scalar>? = needInputGradient ? Tensor(shape: x.shape) : nil
         let computeWeights = !isFrozen
+        let fast = FastConv3x3.applies(g, scalar: Scalar.self) && !Self.forcePortable
+        let fastInput = fast && FastConv3x3.appliesToInputGradient(g)
 
         if computeWeights, let bias {
             bias.gradient.data.withUnsafeMutableBufferPointer { db in
@@ -176,6 +189,30 @@ public final class Conv2D<Scalar: NeuralScalar>: Layer {
                 }
             }
         }
+        if fast && computeWeights {
+            withFloats(x.data) { xp in
+                withFloats(dy.data) { dyp in
+                    withMutableFloats(&kernel.gradient.data) { dwp in
+                        FastConv3x3.weightGradient(x: xp, dy: dyp, n: n, g: g, dKernel: dwp)
+                    }
+                }
+            }
+        }
+        if fastInput && needInputGradient {
+            withFloats(dy.data) { dyp in
+                withFloats(kernel.value.data) { wp in
+                    withMutableFloats(&dx!.data) { dxp in
+                        FastConv3x3.inputGradient(dy: dyp, n: n, g: g, kernel: wp, dx: dxp)
+                    }
+                }
+            }
+        }
+        if fast && (fastInput || !needInputGradient) { return dx }
+        // The portable path: im2col + GEMM (for whatever the fast path did not already do).
+        let portableWeights = computeWeights && !fast
+        let portableInput = needInputGradient && !fastInput
+        let imagesPerChunk = max(1, Self.columnBudget / max(1, rowsPerImage * k))
+        var cols = g.isPointwise ? [] : [Scalar](repeating: 0, count: min(n, imagesPerChunk) * rowsPerImage * k)
         x.data.withUnsafeBufferPointer { xp in
             dy.data.withUnsafeBufferPointer { dyp in
                 kernel.value.data.withUnsafeBufferPointer { wp in
@@ -186,7 +223,7 @@ public final class Conv2D<Scalar: NeuralScalar>: Layer {
                                 let images = min(imagesPerChunk, n - first)
                                 let m = images * rowsPerImage
                                 let dyChunk = dyp.baseAddress! + first * rowsPerImage * cout
-                                if computeWeights {
+                                if portableWeights {
                                     let a: UnsafePointer<Scalar>
                                     if g.isPointwise {
                                         a = xp.baseAddress! + first * x.itemCount
@@ -202,7 +239,7 @@ public final class Conv2D<Scalar: NeuralScalar>: Layer {
                                                 a: a, lda: k, b: dyChunk, ldb: cout,
                                                 beta: 1, c: dwp.baseAddress!, ldc: cout)
                                 }
-                                if needInputGradient {
+                                if portableInput {
                                     dx!.data.withUnsafeMutableBufferPointer { dxp in
                                         let dxChunk = dxp.baseAddress! + first * x.itemCount
                                         if g.isPointwise {
@@ -232,6 +269,17 @@ public final class Conv2D<Scalar: NeuralScalar>: Layer {
         return dx
     }
 }
+
+extension Conv2D {
+    /// Forces the portable im2col + GEMM path even where the AVX-512 kernel applies (tests).
+    nonisolated(unsafe) public static var forcePortable: Bool {
+        get { forcePortableStorage }
+        set { forcePortableStorage = newValue }
+    }
+
+}
+
+nonisolated(unsafe) private var forcePortableStorage = false
 
 /// Adds `bias[c]` to every row of a `[rows, C]` buffer.
 @inline(__always)

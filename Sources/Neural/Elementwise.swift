@@ -1,3 +1,5 @@
+import CKernels
+
 /// max(0, x).
 public final class ReLU<Scalar: NeuralScalar>: Layer {
     public let name: String
@@ -11,9 +13,20 @@ public final class ReLU<Scalar: NeuralScalar>: Layer {
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     public func forward(_ x: Tensor<Scalar>, mode: Mode, retain: Bool) -> Tensor<Scalar> {
-        var y = x
-        y.data.withUnsafeMutableBufferPointer { p in
-            for i in 0..<p.count where p[i] < 0 { p[i] = 0 }
+        var y: Tensor<Scalar>
+        if isFloat(Scalar.self) {
+            y = Tensor(uninitializedShape: x.shape)
+            withFloats(x.data) { xp in
+                withMutableFloats(&y.data) { yp in
+                    nonisolated(unsafe) let yp = yp
+                    parallelChunks(x.count) { offset, count in hs_relu(xp + offset, count, yp + offset) }
+                }
+            }
+        } else {
+            y = x
+            y.data.withUnsafeMutableBufferPointer { p in
+                for i in 0..<p.count where p[i] < 0 { p[i] = 0 }
+            }
         }
         cachedOutput = mode == .training && retain ? y : nil
         return y
@@ -24,6 +37,18 @@ public final class ReLU<Scalar: NeuralScalar>: Layer {
     public func backward(_ dy: Tensor<Scalar>, needInputGradient: Bool) -> Tensor<Scalar>? {
         guard needInputGradient else { return nil }
         guard let y = cachedOutput else { preconditionFailure("\(name): backward without a retained training forward pass") }
+        if isFloat(Scalar.self) {
+            var dx = Tensor<Scalar>(uninitializedShape: dy.shape)
+            withFloats(dy.data) { dp in
+                withFloats(y.data) { yp in
+                    withMutableFloats(&dx.data) { xp in
+                        nonisolated(unsafe) let xp = xp
+                        parallelChunks(dy.count) { offset, count in hs_relu_backward(dp + offset, yp + offset, count, xp + offset) }
+                    }
+                }
+            }
+            return dx
+        }
         var dx = dy
         y.data.withUnsafeBufferPointer { yp in
             dx.data.withUnsafeMutableBufferPointer { p in

@@ -7,6 +7,18 @@ public struct ModelSpecError: Error, CustomStringConvertible, Equatable {
     public var description: String { message }
 }
 
+/// Seconds spent in each layer, summed over passes.
+public final class LayerProfile {
+    public private(set) var forward: [Double]
+    public private(set) var backward: [Double]
+    public init(layers: Int) {
+        forward = [Double](repeating: 0, count: layers)
+        backward = forward
+    }
+    func add(layer: Int, forward seconds: Double) { forward[layer] += seconds }
+    func add(layer: Int, backward seconds: Double) { backward[layer] += seconds }
+}
+
 /// A feed-forward network built from a `ModelSpec`: NHWC input `[N, H, W, C]`, one logit
 /// per sample out (`[N, 1]`).
 public final class Network<T: NeuralScalar> {
@@ -18,6 +30,7 @@ public final class Network<T: NeuralScalar> {
     /// Builds the layers and initialises weights from `seed`: He-normal kernels, zero biases,
     /// batch norm γ = 1, β = 0.
     public init(spec: ModelSpec, seed: UInt64 = 0) throws(ModelSpecError) {
+        EngineMemory.configure()
         self.spec = spec
         var generator = SplitMix64(seed: seed)
         var layers: [any Layer<T>] = []
@@ -161,10 +174,19 @@ public final class Network<T: NeuralScalar> {
         let first = firstTrainableLayer
         var h = x
         for (i, layer) in layers.enumerated() {
-            h = layer.forward(h, mode: mode, retain: mode == .training && i >= first)
+            if let profile {
+                let start = DispatchTime.now().uptimeNanoseconds
+                h = layer.forward(h, mode: mode, retain: mode == .training && i >= first)
+                profile.add(layer: i, forward: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+            } else {
+                h = layer.forward(h, mode: mode, retain: mode == .training && i >= first)
+            }
         }
         return h
     }
+
+    /// When set, forward and backward passes add each layer's seconds here.
+    public var profile: LayerProfile?
 
     /// Back-propagates `dLogits` (`[N, 1]`) after a `.training` forward pass, adding into the
     /// gradients of `trainableParameters`. With `inputGradient`, also returns d(loss)/d(input).
@@ -174,7 +196,10 @@ public final class Network<T: NeuralScalar> {
         var g = dLogits
         for i in stride(from: layers.count - 1, through: first, by: -1) {
             let needInput = i > first || inputGradient
-            guard let dx = layers[i].backward(g, needInputGradient: needInput) else { return nil }
+            let start = DispatchTime.now().uptimeNanoseconds
+            let dx = layers[i].backward(g, needInputGradient: needInput)
+            profile?.add(layer: i, backward: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+            guard let dx else { return nil }
             g = dx
         }
         return inputGradient ? g : nil

@@ -1,3 +1,5 @@
+import CKernels
+
 /// Max pooling over `size`×`size` windows at `stride`, no padding (floor mode):
 /// `[N, H, W, C]` → `[N, (H − size) / stride + 1, (W − size) / stride + 1, C]`.
 public final class MaxPool2D<Scalar: NeuralScalar>: Layer {
@@ -6,6 +8,7 @@ public final class MaxPool2D<Scalar: NeuralScalar>: Layer {
     public let stride: Int
     public var isFrozen = false
     private var argmax: [Int32] = []
+    private var which: [UInt8] = []
     private var inputShape: [Int] = []
 
     public init(name: String, size: Int = 2, stride: Int = 2) {
@@ -27,8 +30,28 @@ public final class MaxPool2D<Scalar: NeuralScalar>: Layer {
         let h = x.shape[1], w = x.shape[2], c = x.shape[3]
         let out = outputShape(inputShape: [h, w, c])
         let oh = out[0], ow = out[1], n = x.batch
-        var y = Tensor<Scalar>(shape: [n, oh, ow, c])
         let keep = mode == .training && retain
+        inputShape = x.shape
+        if isFloat(Scalar.self) && size == 2 && stride == 2 {
+            var y = Tensor<Scalar>(uninitializedShape: [n, oh, ow, c])
+            which = keep ? [UInt8](repeating: 0, count: y.count) : []
+            argmax = []
+            withFloats(x.data) { xp in
+                withMutableFloats(&y.data) { yp in
+                    which.withUnsafeMutableBufferPointer { wp in
+                        nonisolated(unsafe) let yp = yp, wp = keep ? wp.baseAddress : nil  // an empty array may still have a base address
+                        let inImage = h * w * c, outImage = oh * ow * c
+                        Threading.parallelFor(n) { _, images in
+                            hs_maxpool2x2(xp + images.lowerBound * inImage, Int32(images.count), Int32(h), Int32(w), Int32(c),
+                                          yp + images.lowerBound * outImage, wp.map { $0 + images.lowerBound * outImage })
+                        }
+                    }
+                }
+            }
+            return y
+        }
+        which = []
+        var y = Tensor<Scalar>(shape: [n, oh, ow, c])
         var indices = keep ? [Int32](repeating: 0, count: y.count) : []
         x.data.withUnsafeBufferPointer { xp in
             y.data.withUnsafeMutableBufferPointer { yp in
@@ -55,12 +78,29 @@ public final class MaxPool2D<Scalar: NeuralScalar>: Layer {
             }
         }
         argmax = indices
-        inputShape = x.shape
         return y
     }
 
     public func backward(_ dy: Tensor<Scalar>, needInputGradient: Bool) -> Tensor<Scalar>? {
         guard needInputGradient else { return nil }
+        if !which.isEmpty {
+            precondition(which.count == dy.count, "\(name): output gradient \(dy.shape) does not match the forward pass")
+            var dx = Tensor<Scalar>(uninitializedShape: inputShape)
+            let n = inputShape[0], h = inputShape[1], w = inputShape[2], c = inputShape[3]
+            withFloats(dy.data) { dp in
+                withMutableFloats(&dx.data) { xp in
+                    which.withUnsafeBufferPointer { wp in
+                        nonisolated(unsafe) let xp = xp
+                        let inImage = h * w * c, outImage = dy.itemCount
+                        Threading.parallelFor(n) { _, images in
+                            hs_maxpool2x2_backward(dp + images.lowerBound * outImage, wp.baseAddress! + images.lowerBound * outImage,
+                                                   Int32(images.count), Int32(h), Int32(w), Int32(c), xp + images.lowerBound * inImage)
+                        }
+                    }
+                }
+            }
+            return dx
+        }
         precondition(argmax.count == dy.count, "\(name): backward without a retained training forward pass")
         var dx = Tensor<Scalar>(shape: inputShape)
         let perImageIn = inputShape.dropFirst().reduce(1, *), perImageOut = dy.itemCount

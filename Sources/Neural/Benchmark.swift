@@ -1,0 +1,89 @@
+import Foundation
+
+/// Throughput measurements of the engine, for `histoscreen bench`.
+public enum Benchmark {
+    /// Median and spread of repeated measurements.
+    public struct Stat: Sendable, Codable, Equatable {
+        public var median: Double
+        public var min: Double
+        public var max: Double
+        public init(_ samples: [Double]) {
+            let sorted = samples.sorted()
+            median = sorted.isEmpty ? 0 : (sorted.count % 2 == 1 ? sorted[sorted.count / 2]
+                : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2)
+            min = sorted.first ?? 0
+            max = sorted.last ?? 0
+        }
+    }
+
+    /// Seconds taken by `body`, on the monotonic clock.
+    public static func time(_ body: () -> Void) -> Double {
+        let start = DispatchTime.now().uptimeNanoseconds
+        body()
+        return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+    }
+
+    /// GFLOP/s of `cblas_sgemm` on n×n×n Float matrices through the linked OpenBLAS, per repeat.
+    public static func sgemm(n: Int = 2048, repeats: Int = 3) -> [Double] {
+        var g = SplitMix64(seed: 1)
+        let a = (0..<(n * n)).map { _ in Float.random(in: -1..<1, using: &g) }
+        let b = (0..<(n * n)).map { _ in Float.random(in: -1..<1, using: &g) }
+        var c = [Float](repeating: 0, count: n * n)
+        var rates: [Double] = []
+        for _ in 0..<(repeats + 1) {
+            let seconds = time {
+                a.withUnsafeBufferPointer { ap in
+                    b.withUnsafeBufferPointer { bp in
+                        c.withUnsafeMutableBufferPointer { cp in
+                            Float.gemm(transA: false, transB: false, m: n, n: n, k: n, alpha: 1, a: ap.baseAddress!, lda: n,
+                                       b: bp.baseAddress!, ldb: n, beta: 0, c: cp.baseAddress!, ldc: n)
+                        }
+                    }
+                }
+            }
+            rates.append(2 * pow(Double(n), 3) / seconds / 1e9)
+        }
+        return Array(rates.dropFirst())  // the first run warms caches and threads
+    }
+
+    /// Floating-point operations of one training step per sample: the forward pass, plus
+    /// for each layer the backward pass reaches, its weight gradient (unless frozen) and its
+    /// input gradient (unless it is the first layer reached). A conv or dense layer's weight
+    /// and input gradients each cost as much as its forward pass.
+    public static func trainingFlopsPerSample<T>(_ net: Network<T>) -> Int {
+        var total = net.flopsPerSample
+        let first = net.layers.firstIndex { !$0.isFrozen && !$0.trainableParameters.isEmpty } ?? net.layers.count
+        for i in first..<net.layers.count {
+            let f = net.layers[i].flops(inputShape: net.shapes[i])
+            if !net.layers[i].isFrozen && !net.layers[i].trainableParameters.isEmpty { total += f }
+            if i > first { total += f }
+        }
+        return total
+    }
+
+    /// Patches per second of inference at `batch`, one sample per repeat (after a warm-up).
+    public static func inference(_ net: Network<Float>, batch: Int, repeats: Int, seed: UInt64 = 1) -> [Double] {
+        var g = SplitMix64(seed: seed)
+        let x = Tensor<Float>(shape: [batch] + net.spec.inputShape,
+                              data: (0..<(batch * net.spec.inputShape.reduce(1, *))).map { _ in Float.random(in: -1..<1, using: &g) })
+        _ = net.forward(x, mode: .inference)
+        return (0..<repeats).map { _ in Double(batch) / time { _ = net.forward(x, mode: .inference) } }
+    }
+
+    /// Patches per second of training steps (forward, loss, backward, SGD update) at `batch`.
+    public static func training(_ net: Network<Float>, batch: Int, repeats: Int, seed: UInt64 = 1) -> [Double] {
+        var g = SplitMix64(seed: seed)
+        let x = Tensor<Float>(shape: [batch] + net.spec.inputShape,
+                              data: (0..<(batch * net.spec.inputShape.reduce(1, *))).map { _ in Float.random(in: -1..<1, using: &g) })
+        let labels = (0..<batch).map { Float($0 % 2) }
+        let optimizer = Optimizer<Float>(.sgd(momentum: 0.9, weightDecay: 0), schedule: .constant(1e-4))
+        func step() {
+            net.zeroGradients()
+            let (_, d) = BinaryCrossEntropy.lossAndGradient(logits: net.forward(x, mode: .training), labels: labels)
+            net.backward(d)
+            optimizer.update(net.trainableParameters)
+        }
+        step()
+        return (0..<repeats).map { _ in Double(batch) / time(step) }
+    }
+}

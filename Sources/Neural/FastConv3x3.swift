@@ -1,0 +1,86 @@
+import CKernels
+
+/// The AVX-512 path of `Conv2D` for 3×3, stride 1, 'same' convolutions in Float with a
+/// multiple of 32 output channels: the direct convolution in CKernels, split over rows (forward
+/// and input gradient) or images (weight gradient) across `Threading.threadCount` workers.
+enum FastConv3x3 {
+    static func applies(_ g: ConvGeometry, scalar: Any.Type) -> Bool {
+        Kernels.avx512 && scalar == Float.self && g.kernelHeight == 3 && g.kernelWidth == 3 && g.stride == 1
+            && g.padding == Padding2D(top: 1, bottom: 1, left: 1, right: 1) && g.outputChannels % Int(HS_CONV_BLOCK) == 0
+    }
+
+    /// The input-gradient convolution maps Cout → Cin, so it needs Cin to be a multiple of 32.
+    static func appliesToInputGradient(_ g: ConvGeometry) -> Bool { g.inputChannels % Int(HS_CONV_BLOCK) == 0 }
+
+    /// x `[N, H, W, Cin]` → `[N, H+2, W+2, Cin]` with a zero border.
+    static func padded(_ x: UnsafePointer<Float>, n: Int, h: Int, w: Int, c: Int) -> [Float] {
+        var p = [Float](repeating: 0, count: n * (h + 2) * (w + 2) * c)
+        p.withUnsafeMutableBufferPointer { hs_pad1(x, Int32(n), Int32(h), Int32(w), Int32(c), $0.baseAddress!) }
+        return p
+    }
+
+    /// out `[N, H, W, Cout]` = act(conv(x, kernel) + bias).
+    static func forward(x: UnsafePointer<Float>, n: Int, g: ConvGeometry, kernel: UnsafePointer<Float>,
+                        bias: UnsafePointer<Float>?, relu: Bool, out: UnsafeMutablePointer<Float>) {
+        let h = g.inputHeight, w = g.inputWidth, cin = g.inputChannels, cout = g.outputChannels
+        var packed = [Float](repeating: 0, count: 9 * cin * cout)
+        packed.withUnsafeMutableBufferPointer { hs_conv3x3_pack(kernel, Int32(cin), Int32(cout), 0, $0.baseAddress!) }
+        let p = padded(x, n: n, h: h, w: w, c: cin)
+        nonisolated(unsafe) let outPtr = out
+        p.withUnsafeBufferPointer { pp in
+            packed.withUnsafeBufferPointer { wp in
+                Threading.parallelFor(n * h) { _, rows in
+                    hs_conv3x3_forward_avx512(pp.baseAddress!, Int32(h), Int32(w), Int32(cin), wp.baseAddress!, bias,
+                                              Int32(cout), relu ? 1 : 0, outPtr, Int32(rows.lowerBound), Int32(rows.upperBound))
+                }
+            }
+        }
+    }
+
+    /// dx `[N, H, W, Cin]` = conv(dy, flipped and transposed kernel).
+    static func inputGradient(dy: UnsafePointer<Float>, n: Int, g: ConvGeometry, kernel: UnsafePointer<Float>,
+                              dx: UnsafeMutablePointer<Float>) {
+        let h = g.inputHeight, w = g.inputWidth, cin = g.inputChannels, cout = g.outputChannels
+        var packed = [Float](repeating: 0, count: 9 * cin * cout)
+        packed.withUnsafeMutableBufferPointer { hs_conv3x3_pack(kernel, Int32(cin), Int32(cout), 1, $0.baseAddress!) }
+        let p = padded(dy, n: n, h: h, w: w, c: cout)
+        nonisolated(unsafe) let dxPtr = dx
+        p.withUnsafeBufferPointer { pp in
+            packed.withUnsafeBufferPointer { wp in
+                Threading.parallelFor(n * h) { _, rows in
+                    hs_conv3x3_forward_avx512(pp.baseAddress!, Int32(h), Int32(w), Int32(cout), wp.baseAddress!, nil,
+                                              Int32(cin), 0, dxPtr, Int32(rows.lowerBound), Int32(rows.upperBound))
+                }
+            }
+        }
+    }
+
+    /// dKernel `[3, 3, Cin, Cout]` += Σ over the batch of patch(x)ᵀ · dy. Each worker sums its
+    /// images into its own buffer; the buffers are then added in a fixed order, so results do
+    /// not depend on scheduling.
+    static func weightGradient(x: UnsafePointer<Float>, dy: UnsafePointer<Float>, n: Int, g: ConvGeometry,
+                               dKernel: UnsafeMutablePointer<Float>) {
+        let h = g.inputHeight, w = g.inputWidth, cin = g.inputChannels, cout = g.outputChannels
+        let p = padded(x, n: n, h: h, w: w, c: cin)
+        let size = 9 * cin * cout
+        let parts = min(Threading.threadCount, n)
+        var partial = [Float](repeating: 0, count: parts * size)
+        let blocks = Int32(cout / Int(HS_CONV_BLOCK))
+        let imageIn = (h + 2) * (w + 2) * cin, imageOut = h * w * cout
+        p.withUnsafeBufferPointer { pp in
+            partial.withUnsafeMutableBufferPointer { partialBuffer in
+                nonisolated(unsafe) let base = partialBuffer.baseAddress!
+                Threading.parallelFor(n) { part, images in
+                    hs_conv3x3_weight_grad_avx512(pp.baseAddress! + images.lowerBound * imageIn, dy + images.lowerBound * imageOut,
+                                                  Int32(images.count), Int32(h), Int32(w), Int32(cin), Int32(cout),
+                                                  base + part * size, 0, 0, blocks)
+                }
+            }
+        }
+        for part in 0..<parts {
+            partial.withUnsafeBufferPointer { pb in
+                for i in 0..<size { dKernel[i] += pb[part * size + i] }
+            }
+        }
+    }
+}

@@ -1,0 +1,55 @@
+import CKernels
+import Foundation
+
+/// The engine's own parallelism: work is split into `threadCount` contiguous parts, run with
+/// `DispatchQueue.concurrentPerform`. Defaults to the number of active cores, or the
+/// `HISTOSCREEN_THREADS` environment variable.
+public enum Threading {
+    nonisolated(unsafe) private static var configured: Int?
+
+    public static var threadCount: Int {
+        get {
+            if let configured { return configured }
+            if let text = ProcessInfo.processInfo.environment["HISTOSCREEN_THREADS"], let n = Int(text), n > 0 { return n }
+            return max(1, ProcessInfo.processInfo.activeProcessorCount)
+        }
+        set { configured = max(1, newValue) }
+    }
+
+    /// Runs `body(part, range)` for each of up to `threadCount` parts of `0..<count`.
+    public static func parallelFor(_ count: Int, _ body: (Int, Range<Int>) -> Void) {
+        let parts = min(threadCount, count)
+        guard parts > 1 else {
+            if count > 0 { body(0, 0..<count) }
+            return
+        }
+        // The workers write disjoint parts of caller-owned buffers; the caller waits for all.
+        withoutActuallyEscaping(body) { body in
+            nonisolated(unsafe) let body = body
+            DispatchQueue.concurrentPerform(iterations: parts) { part in
+                body(part, (count * part / parts)..<(count * (part + 1) / parts))
+            }
+        }
+    }
+}
+
+/// Process-wide memory settings for the engine.
+public enum EngineMemory {
+    /// Keeps large freed blocks in the heap instead of returning them to the OS. Activations
+    /// of a batch are tens of MB each; glibc serves such blocks with mmap by default, so every
+    /// layer of every pass would fault in fresh, zeroed pages (measured: about a third of
+    /// compact's inference time). Idempotent; called when a network is built.
+    public static func configure() { _ = configured }
+
+    private static let configured: Void = hs_keep_large_blocks_in_heap()
+}
+
+/// Which kernels the engine may use on this CPU.
+public enum Kernels {
+    /// True when the AVX-512 kernels run here: the CPU has AVX-512F and FMA, and
+    /// `HISTOSCREEN_DISABLE_AVX512` is not set. Read once per process.
+    public static let avx512: Bool = hs_cpu_has_avx512() != 0
+
+    /// A short description for benchmark and log output.
+    public static var description: String { avx512 ? "AVX-512 direct convolution" : "portable im2col + BLAS" }
+}

@@ -1,0 +1,136 @@
+import ArgumentParser
+import Foundation
+import Neural
+
+/// `histoscreen bench`: the engine's throughput against this machine's own ceilings.
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Measure inference and training throughput of the engine.",
+        discussion: """
+            For each architecture: FLOPs per patch, inference and training patches/s at the batch size \
+            (median and range over --repeats), achieved GFLOP/s, and their share of the CPU's FMA ceiling \
+            and of a 2048³ cblas_sgemm measured in the same run. vgg16 trains only block5 and the head, \
+            as the seed project did. Build with -c release before measuring.
+            """
+    )
+
+    @Option(name: .customLong("arch"), help: "Architectures to measure (repeatable): \(ModelSpec.builtinNames.joined(separator: ", ")).")
+    var architectures: [String] = ["compact", "vgg16"]
+
+    @Option(help: "Batch size.")
+    var batch = 64
+
+    @Option(help: "Timed repeats per measurement (after one warm-up).")
+    var repeats = 5
+
+    @Flag(help: "Skip the training measurement.")
+    var noTraining = false
+
+    @Option(help: "The CPU's float32 FMA ceiling in GFLOP/s, for the percentages (2 Zen 5 cores with AVX-512: 512).")
+    var fmaCeiling: Double = 512
+
+    @Flag(help: "Print the time spent in each layer (to stderr).")
+    var profile = false
+
+    @Option(help: "Worker threads for the engine (default: all cores).")
+    var threads: Int?
+
+    @Flag(help: "Print JSON to stdout.")
+    var json = false
+
+    struct ArchReport: Encodable {
+        var arch: String
+        var batch: Int
+        var flopsPerPatch: Int
+        var inferencePatchesPerSecond: Benchmark.Stat
+        var inferenceGFLOPS: Double
+        var inferencePercentOfFMACeiling: Double
+        var inferencePercentOfSGEMM: Double
+        var trainableFrom: String?
+        var trainingFlopsPerPatch: Int?
+        var trainingPatchesPerSecond: Benchmark.Stat?
+        var trainingGFLOPS: Double?
+        var trainingPercentOfFMACeiling: Double?
+        var trainingPercentOfSGEMM: Double?
+    }
+
+    struct Report: Encodable {
+        var sgemm2048GFLOPS: Benchmark.Stat
+        var fmaCeilingGFLOPS: Double
+        var blas: String
+        var architectures: [ArchReport]
+    }
+
+    func validate() throws {
+        for arch in architectures where ModelSpec.builtin(arch) == nil {
+            throw ValidationError("unknown architecture '\(arch)'; choose from \(ModelSpec.builtinNames.joined(separator: ", "))")
+        }
+        guard batch >= 1, repeats >= 1 else { throw ValidationError("--batch and --repeats must be at least 1") }
+    }
+
+    func run() throws {
+        if let threads { Threading.threadCount = threads }
+        let sgemm = Benchmark.Stat(Benchmark.sgemm(repeats: repeats))
+        if !json { print("cblas_sgemm 2048³: \(fixed(sgemm.median, 1)) GFLOP/s (\(fixed(sgemm.min, 1))–\(fixed(sgemm.max, 1))); \(BLAS.coreName) kernels") }
+        var reports: [ArchReport] = []
+        for arch in architectures {
+            let net = try Network<Float>(spec: ModelSpec.builtin(arch)!, seed: 1)
+            let flops = net.flopsPerSample
+            if profile { net.profile = LayerProfile(layers: net.layers.count) }
+            let inference = Benchmark.Stat(Benchmark.inference(net, batch: batch, repeats: repeats))
+            if let p = net.profile { printProfile(net, p, title: "\(arch) inference"); net.profile = LayerProfile(layers: net.layers.count) }
+            let gflops = inference.median * Double(flops) / 1e9
+            var report = ArchReport(arch: arch, batch: batch, flopsPerPatch: flops, inferencePatchesPerSecond: inference,
+                                    inferenceGFLOPS: gflops, inferencePercentOfFMACeiling: 100 * gflops / fmaCeiling,
+                                    inferencePercentOfSGEMM: 100 * gflops / sgemm.median)
+            if !noTraining {
+                let trainableFrom = arch == "vgg16" ? "block5_conv1" : nil
+                try net.setTrainable(from: trainableFrom)
+                let trainingFlops = Benchmark.trainingFlopsPerSample(net)
+                let training = Benchmark.Stat(Benchmark.training(net, batch: batch, repeats: repeats))
+                if let p = net.profile { printProfile(net, p, title: "\(arch) training") }
+                let trainingGFLOPS = training.median * Double(trainingFlops) / 1e9
+                report.trainableFrom = trainableFrom
+                report.trainingFlopsPerPatch = trainingFlops
+                report.trainingPatchesPerSecond = training
+                report.trainingGFLOPS = trainingGFLOPS
+                report.trainingPercentOfFMACeiling = 100 * trainingGFLOPS / fmaCeiling
+                report.trainingPercentOfSGEMM = 100 * trainingGFLOPS / sgemm.median
+            }
+            if !json { print(describe(report)) }
+            reports.append(report)
+        }
+        if json {
+            print(try encodeJSON(Report(sgemm2048GFLOPS: sgemm, fmaCeilingGFLOPS: fmaCeiling, blas: BLAS.configuration,
+                                        architectures: reports)))
+        }
+    }
+
+    func printProfile(_ net: Network<Float>, _ p: LayerProfile, title: String) {
+        let total = p.forward.reduce(0, +) + p.backward.reduce(0, +)
+        var lines = ["\(title): time per layer (forward / backward), share of \(fixed(total, 2)) s"]
+        for (i, layer) in net.layers.enumerated() where p.forward[i] + p.backward[i] > 0.002 * total {
+            lines.append("  \(layer.name.padding(toLength: 16, withPad: " ", startingAt: 0)) "
+                         + "\(fixed(100 * p.forward[i] / total, 1))% / \(fixed(100 * p.backward[i] / total, 1))%")
+        }
+        FileHandle.standardError.write(Data((lines.joined(separator: "\n") + "\n").utf8))
+    }
+
+    func describe(_ r: ArchReport) -> String {
+        let i = r.inferencePatchesPerSecond
+        var lines = [
+            "\(r.arch): \(fixed(Double(r.flopsPerPatch) / 1e9, 3)) GFLOP per patch, batch \(r.batch)",
+            "  inference  \(fixed(i.median, 1)) patches/s (\(fixed(i.min, 1))–\(fixed(i.max, 1))), \(fixed(r.inferenceGFLOPS, 1)) GFLOP/s, "
+                + "\(fixed(r.inferencePercentOfFMACeiling, 1))% of FMA ceiling, \(fixed(r.inferencePercentOfSGEMM, 1))% of sgemm",
+        ]
+        if let t = r.trainingPatchesPerSecond, let g = r.trainingGFLOPS, let c = r.trainingPercentOfFMACeiling,
+           let s = r.trainingPercentOfSGEMM {
+            lines.append("  training   \(fixed(t.median, 1)) patches/s (\(fixed(t.min, 1))–\(fixed(t.max, 1))), \(fixed(g, 1)) GFLOP/s, "
+                         + "\(fixed(c, 1))% of FMA ceiling, \(fixed(s, 1))% of sgemm"
+                         + (r.trainableFrom.map { "; trainable from \($0)" } ?? ""))
+        }
+        return lines.joined(separator: "\n")
+    }
+}
+
+func fixed(_ value: Double, _ digits: Int) -> String { String(format: "%.\(digits)f", value) }

@@ -1,0 +1,80 @@
+import Neural
+import Testing
+import _TestSupport
+
+/// The AVX-512 kernels against the portable paths and the reference convolution. Where the
+/// CPU lacks AVX-512 both sides run the portable path and the comparison still holds.
+@Suite(.serialized) struct FastPathTests {
+    struct Shape: Sendable, CustomTestStringConvertible {
+        var n: Int, h: Int, w: Int, cin: Int, cout: Int
+        var testDescription: String { "\(n)×\(h)×\(w)×\(cin)→\(cout)" }
+    }
+
+    static let shapes = [
+        Shape(n: 2, h: 7, w: 13, cin: 3, cout: 32),    // the first layer of a network; 13 = 12 + 1 columns
+        Shape(n: 3, h: 5, w: 5, cin: 32, cout: 64),    // a row narrower than one 12-pixel tile
+        Shape(n: 1, h: 12, w: 25, cin: 33, cout: 32),  // odd channel count: input gradient falls back
+        Shape(n: 2, h: 3, w: 27, cin: 64, cout: 96),
+    ]
+
+    func conv(_ s: Shape, bias: Bool) -> Conv2D<Float> {
+        let c = Conv2D<Float>(name: "c", inputChannels: s.cin, outputChannels: s.cout, kernelSize: (3, 3), useBias: bias)
+        c.kernel.value = TestTensors.uniform(c.kernel.value.shape, seed: 1)
+        c.bias?.value = TestTensors.uniform([s.cout], seed: 2)
+        return c
+    }
+
+    func worst(_ a: [Float], _ b: [Float]) -> Float {
+        zip(a, b).map { abs($0 - $1) / max(1, abs($1)) }.max() ?? 0
+    }
+
+    @Test(arguments: shapes)
+    func forwardMatchesReference(s: Shape) {
+        let c = conv(s, bias: true)
+        let x: Tensor<Float> = TestTensors.uniform([s.n, s.h, s.w, s.cin], seed: 3)
+        let y = c.forward(x, mode: .inference, retain: false)
+        let reference = ReferenceConvolution.forward(x, kernel: c.kernel.value, bias: c.bias!.value,
+                                                     geometry: c.geometry(inputShape: [s.h, s.w, s.cin]))
+        #expect(worst(y.data, reference.data) < 1e-5)
+    }
+
+    @Test(arguments: shapes)
+    func backwardMatchesPortablePath(s: Shape) {
+        let x: Tensor<Float> = TestTensors.uniform([s.n, s.h, s.w, s.cin], seed: 4)
+        let dy: Tensor<Float> = TestTensors.uniform([s.n, s.h, s.w, s.cout], seed: 5)
+        func run(portable: Bool) -> (dx: [Float], dw: [Float], db: [Float]) {
+            Conv2D<Float>.forcePortable = portable
+            defer { Conv2D<Float>.forcePortable = false }
+            let c = conv(s, bias: true)
+            _ = c.forward(x, mode: .training, retain: true)
+            let dx = c.backward(dy, needInputGradient: true)!
+            return (dx.data, c.kernel.gradient.data, c.bias!.gradient.data)
+        }
+        let fast = run(portable: false), portable = run(portable: true)
+        #expect(worst(fast.dx, portable.dx) < 1e-4)
+        #expect(worst(fast.dw, portable.dw) < 1e-4)
+        #expect(worst(fast.db, portable.db) < 1e-5)
+    }
+
+    /// Float layers with fast paths (ReLU, 2×2 max pooling) against the same layers in Double.
+    @Test func floatLayersMatchDouble() {
+        let xd: Tensor<Double> = TestTensors.uniform([3, 6, 7, 5], seed: 6, gap: 0.01)
+        let dyPool: Tensor<Double> = TestTensors.uniform([3, 3, 3, 5], seed: 7)
+        let xf: Tensor<Float> = xd.converted()
+        for (f, d, dy): (any Layer<Float>, any Layer<Double>, Tensor<Double>) in [
+            (ReLU<Float>(name: "r"), ReLU<Double>(name: "r"), TestTensors.uniform(xd.shape, seed: 8)),
+            (MaxPool2D<Float>(name: "p"), MaxPool2D<Double>(name: "p"), dyPool),
+        ] {
+            let yf = f.forward(xf, mode: .training, retain: true), yd = d.forward(xd, mode: .training, retain: true)
+            #expect(yf.shape == yd.shape)
+            #expect(worst(yf.data, yd.data.map { Float($0) }) < 1e-6, "\(f.name) forward")
+            let gf = f.backward(dy.converted(), needInputGradient: true)!, gd = d.backward(dy, needInputGradient: true)!
+            #expect(gf.shape == gd.shape)
+            #expect(worst(gf.data, gd.data.map { Float($0) }) < 1e-6, "\(f.name) backward")
+        }
+    }
+
+    @Test func kernelsReportWhatRuns() {
+        #expect(!Kernels.description.isEmpty)
+    }
+}
