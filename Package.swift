@@ -30,6 +30,8 @@ let libraries: [Target] = [
     .target(name: "Slides", dependencies: ["Imaging", "COpenSlide", "CTIFF", "CShims"]),
     // Tensors, layers (forward + backward), losses, optimizers, model specs and bundles.
     .target(name: "Neural", dependencies: ["COpenBLAS", "CKernels"]),
+    // Patch datasets, splits, augmentation, the trainer, metrics and plots.
+    .target(name: "Training", dependencies: ["Neural", "Imaging"]),
 ]
 
 // MARK: Tool
@@ -38,7 +40,7 @@ let tool: [Target] = [
     .executableTarget(
         name: "histoscreen",
         dependencies: [
-            "Slides", "Imaging", "Neural",
+            "Slides", "Imaging", "Neural", "Training",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]
     ),
@@ -47,10 +49,11 @@ let tool: [Target] = [
 // MARK: Tests
 
 let tests: [Target] = [
-    .target(name: "_TestSupport", dependencies: ["Slides", "Imaging", "Neural"], path: "Sources/_TestSupport"),
+    .target(name: "_TestSupport", dependencies: ["Slides", "Imaging", "Neural", "Training"], path: "Sources/_TestSupport"),
     .testTarget(name: "ImagingTests", dependencies: ["Imaging", "_TestSupport"]),
     .testTarget(name: "SlidesTests", dependencies: ["Slides", "Imaging", "_TestSupport"]),
     .testTarget(name: "NeuralTests", dependencies: ["Neural", "_TestSupport"]),
+    .testTarget(name: "TrainingTests", dependencies: ["Training", "Neural", "Imaging", "_TestSupport"]),
     .testTarget(name: "CLITests", dependencies: ["histoscreen", "Slides", "_TestSupport"]),
 ]
 
@@ -62,6 +65,7 @@ let package = Package(
         .library(name: "Slides", targets: ["Slides"]),
         .library(name: "Imaging", targets: ["Imaging"]),
         .library(name: "Neural", targets: ["Neural"]),
+        .library(name: "Training", targets: ["Training"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),

@@ -151,3 +151,19 @@ void hs_global_average(const float *x, int n, int hw, int c, float *y) {
         for (int j = 0; j < c; j++) o[j] /= (float)hw;
     }
 }
+
+// xhat = (x − mean)·invstd (stored when xhat != NULL); y = xhat·gamma + beta.
+TARGET_CLONES
+void hs_bn_normalize(const float *x, size_t rows, int c, const float *mean, const float *invstd,
+                     const float *gamma, const float *beta, float *xhat, float *y) {
+    for (size_t r = 0; r < rows; r++) {
+        const float *xr = x + r * c;
+        float *yr = y + r * c;
+        float *hr = xhat ? xhat + r * c : 0;
+        for (int j = 0; j < c; j++) {
+            float h = (xr[j] - mean[j]) * invstd[j];
+            if (hr) hr[j] = h;
+            yr[j] = h * gamma[j] + beta[j];
+        }
+    }
+}

@@ -1,3 +1,5 @@
+import CKernels
+
 /// Batch normalisation over the last (channel) axis of `[N, H, W, C]` or `[N, C]`.
 ///
 /// Training normalises with the batch's mean and biased variance, and updates the running
@@ -65,6 +67,9 @@ public final class BatchNorm<Scalar: NeuralScalar>: Layer {
             return y
         }
         cachedInferenceScale = nil
+        if isFloat(Scalar.self) {
+            return floatTrainingForward(x, rows: rows, retain: retain)
+        }
         // Batch statistics, accumulated in the scalar type (two passes for accuracy).
         var mean = [Scalar](repeating: 0, count: c), variance = mean
         x.data.withUnsafeBufferPointer { xp in
@@ -118,6 +123,9 @@ public final class BatchNorm<Scalar: NeuralScalar>: Layer {
         }
         precondition(cachedNormalized.count == dy.count,
                      "\(name): backward without a retained training forward pass (dy \(dy.shape))")
+        if isFloat(Scalar.self) {
+            return floatBackward(dy, rows: rows, needInputGradient: needInputGradient)
+        }
         var sumDy = [Scalar](repeating: 0, count: c), sumDyXhat = sumDy
         cachedNormalized.withUnsafeBufferPointer { np in
             dy.data.withUnsafeBufferPointer { dp in
@@ -145,6 +153,119 @@ public final class BatchNorm<Scalar: NeuralScalar>: Layer {
                     for j in 0..<c {
                         let i = r * c + j
                         p[i] = g[j] * invStd[j] / m * (m * p[i] - sumDy[j] - np[i] * sumDyXhat[j])
+                    }
+                }
+            }
+        }
+        return dx
+    }
+
+    // MARK: Float fast path (CKernels, split over rows across threads)
+
+    /// Per-channel sums over rows, each thread over its own rows, combined in a fixed order.
+    private func channelSums(_ x: UnsafePointer<Float>, rows: Int, mean: UnsafePointer<Float>?) -> [Float] {
+        let c = channels
+        let parts = max(1, min(Threading.threadCount, rows / 1024))
+        var partial = [Float](repeating: 0, count: parts * c)
+        partial.withUnsafeMutableBufferPointer { pp in
+            nonisolated(unsafe) let base = pp.baseAddress!
+            Threading.parallelFor(parts) { _, range in
+                for part in range {
+                    let begin = rows * part / parts, end = rows * (part + 1) / parts
+                    let out = base + part * c
+                    if let mean {
+                        var scratch = [Float](repeating: 0, count: c)
+                        hs_channel_sums(x + begin * c, end - begin, Int32(c), mean, &scratch, out)
+                    } else {
+                        hs_channel_sums(x + begin * c, end - begin, Int32(c), nil, out, nil)
+                    }
+                }
+            }
+        }
+        var total = [Float](repeating: 0, count: c)
+        for part in 0..<parts { for j in 0..<c { total[j] += partial[part * c + j] } }
+        return total
+    }
+
+    private func floatTrainingForward(_ x: Tensor<Scalar>, rows: Int, retain: Bool) -> Tensor<Scalar> {
+        let c = channels
+        var y = Tensor<Scalar>(uninitializedShape: x.shape)
+        var normalized = retain ? [Scalar](unsafeUninitializedCapacity: x.count) { _, n in n = x.count } : []
+        var invStd = [Scalar](repeating: 0, count: c)
+        withFloats(x.data) { xp in
+            var mean = channelSums(xp, rows: rows, mean: nil)
+            for j in 0..<c { mean[j] /= Float(rows) }
+            let squares = channelSums(xp, rows: rows, mean: mean)
+            var inv = [Float](repeating: 0, count: c)
+            for j in 0..<c {
+                let biased = squares[j] / Float(rows)
+                inv[j] = 1 / (biased + Float(epsilon)).squareRoot()
+                invStd[j] = Scalar(inv[j])
+                let unbiased = rows > 1 ? squares[j] / Float(rows - 1) : biased
+                movingMean.value.data[j] = momentum * movingMean.value.data[j] + (1 - momentum) * Scalar(mean[j])
+                movingVariance.value.data[j] = momentum * movingVariance.value.data[j] + (1 - momentum) * Scalar(unbiased)
+            }
+            withFloats(gamma.value.data) { gp in
+                withFloats(beta.value.data) { bp in
+                    withMutableFloats(&y.data) { yp in
+                        withOptionalMutableFloats(&normalized, enabled: retain) { hp in
+                            nonisolated(unsafe) let yp = yp, hp = hp
+                            parallelChunks(rows) { begin, count in
+                                hs_bn_normalize(xp + begin * c, count, Int32(c), mean, inv, gp, bp,
+                                                hp.map { $0 + begin * c }, yp + begin * c)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        cachedNormalized = normalized
+        cachedInvStd = invStd
+        return y
+    }
+
+    private func floatBackward(_ dy: Tensor<Scalar>, rows: Int, needInputGradient: Bool) -> Tensor<Scalar>? {
+        let c = channels
+        var sumG = [Float](repeating: 0, count: c), sumGX = sumG
+        withFloats(dy.data) { dp in
+            withFloats(cachedNormalized) { hp in
+                let parts = max(1, min(Threading.threadCount, rows / 1024))
+                var partial = [Float](repeating: 0, count: 2 * parts * c)
+                partial.withUnsafeMutableBufferPointer { pp in
+                    nonisolated(unsafe) let base = pp.baseAddress!
+                    Threading.parallelFor(parts) { _, range in
+                        for part in range {
+                            let begin = rows * part / parts, end = rows * (part + 1) / parts
+                            hs_bn_backward_sums(dp + begin * c, nil, hp + begin * c, end - begin, Int32(c), 0,
+                                                base + 2 * part * c, base + (2 * part + 1) * c)
+                        }
+                    }
+                }
+                for part in 0..<parts {
+                    for j in 0..<c { sumG[j] += partial[2 * part * c + j]; sumGX[j] += partial[(2 * part + 1) * c + j] }
+                }
+            }
+        }
+        if !isFrozen {
+            for j in 0..<c {
+                gamma.gradient.data[j] += Scalar(sumGX[j])
+                beta.gradient.data[j] += Scalar(sumG[j])
+            }
+        }
+        guard needInputGradient else { return nil }
+        var k1 = [Float](repeating: 0, count: c), meanG = k1, meanGX = k1
+        for j in 0..<c {
+            k1[j] = Float(gamma.value.data[j]) * Float(cachedInvStd[j])
+            meanG[j] = sumG[j] / Float(rows)
+            meanGX[j] = sumGX[j] / Float(rows)
+        }
+        var dx = Tensor<Scalar>(uninitializedShape: dy.shape)
+        withFloats(dy.data) { dp in
+            withFloats(cachedNormalized) { hp in
+                withMutableFloats(&dx.data) { xp in
+                    nonisolated(unsafe) let xp = xp
+                    parallelChunks(rows) { begin, count in
+                        hs_bn_backward_apply(dp + begin * c, nil, hp + begin * c, count, Int32(c), 0, k1, meanG, meanGX, xp + begin * c)
                     }
                 }
             }

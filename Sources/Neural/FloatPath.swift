@@ -22,6 +22,14 @@ func withMutableFloats<S: NeuralScalar, R>(_ a: inout [S], _ body: (UnsafeMutabl
     return a.withUnsafeMutableBufferPointer { body(UnsafeMutableRawPointer($0.baseAddress!).assumingMemoryBound(to: Float.self)) }
 }
 
+/// Like `withMutableFloats`, but passes nil (and touches nothing) when not `enabled`.
+@inline(__always)
+func withOptionalMutableFloats<S: NeuralScalar, R>(_ a: inout [S], enabled: Bool,
+                                                  _ body: (UnsafeMutablePointer<Float>?) -> R) -> R {
+    guard enabled else { return body(nil) }
+    return withMutableFloats(&a) { body($0) }
+}
+
 extension Tensor {
     /// A tensor whose storage is not initialised: for outputs a kernel overwrites entirely.
     init(uninitializedShape shape: [Int]) {

@@ -136,7 +136,9 @@ extension ModelSpec {
             for i in 1...2 {
                 let prefix = "block\(block + 1)"
                 layers.append(.conv("\(prefix)_conv\(i)", width, bias: false))
-                layers.append(.batchNorm("\(prefix)_bn\(i)"))
+                // Momentum 0.9 (PyTorch's 0.1): running statistics settle within an epoch of a
+                // short training run, where Keras's default 0.99 lags for hundreds of steps.
+                layers.append(.batchNorm("\(prefix)_bn\(i)", momentum: 0.9))
                 layers.append(.relu("\(prefix)_relu\(i)"))
             }
             layers.append(.maxPool("block\(block + 1)_pool"))

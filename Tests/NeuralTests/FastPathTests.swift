@@ -78,3 +78,38 @@ import _TestSupport
         #expect(!Kernels.description.isEmpty)
     }
 }
+
+/// The fused inference engine against the layer-by-layer forward pass.
+@Suite struct InferenceEngineTests {
+    func randomise(_ net: Network<Float>, seed: UInt64) {
+        for (k, p) in net.parameters.enumerated() {
+            if p.name.hasSuffix("moving_variance") || p.name.hasSuffix("gamma") {
+                let t: Tensor<Float> = TestTensors.uniform(p.value.shape, seed: seed + UInt64(k), scale: 0.5)
+                p.value = Tensor(shape: t.shape, data: t.data.map { 1 + $0 })
+            } else if !p.name.hasSuffix(".kernel") {
+                p.value = TestTensors.uniform(p.value.shape, seed: seed + UInt64(k), scale: 0.2)
+            }
+        }
+    }
+
+    @Test(arguments: ["compact-like", "vgg-like"])
+    func matchesForward(kind: String) throws {
+        let spec = kind == "compact-like"
+            ? ModelSpec(name: kind, inputShape: [24, 20, 3], layers: [
+                .conv("c1", 32, bias: false), .batchNorm("bn1"), .relu("r1"), .maxPool("p1"),
+                .conv("c2", 64, bias: false), .batchNorm("bn2"), .relu("r2"), .maxPool("p2"),
+                .globalAveragePool("gap"), .dense("logit", 1)])
+            : ModelSpec(name: kind, inputShape: [16, 16, 3], layers: [
+                .conv("c1", 32), .relu("r1"), .maxPool("p1"), .conv("c2", 32), .relu("r2"), .maxPool("p2"),
+                .flatten("flatten"), .dense("d1", 16), .relu("r3"), .dropout("drop", rate: 0.5), .dense("logit", 1)])
+        let net = try Network<Float>(spec: spec, seed: 3)
+        randomise(net, seed: 10)
+        let engine = InferenceEngine(network: net)
+        #expect(engine.isCompiled == Kernels.avx512)
+        let x: Tensor<Float> = TestTensors.uniform([7] + spec.inputShape, seed: 4)
+        let expected = net.forward(x, mode: .inference).data
+        let got = x.data.withUnsafeBufferPointer { engine.logits($0.baseAddress!, count: 7) }
+        let worst = zip(got, expected).map { abs($0 - $1) / max(1, abs($1)) }.max() ?? 0
+        #expect(worst < 1e-4, "\(kind): worst relative difference \(worst)")
+    }
+}

@@ -54,15 +54,21 @@ void hs_channel_sums(const float *x, size_t rows, int c, const float *mean, floa
 /// y = x·scale[c] + shift[c], then max(0, ·) when relu; y may equal x.
 void hs_affine_relu(const float *x, size_t rows, int c, const float *scale, const float *shift, int relu, float *y);
 
-/// Batch-norm backward through an optional ReLU whose output is y:
-///   g = dy · [y > 0]  (or dy when relu == 0), xhat = (y_pre − beta)/gamma is not needed:
-///   xhat is given; sums of g and g·xhat per channel are returned in sum_g and sum_gx.
+/// Batch-norm backward sums, optionally through a following ReLU whose output is y:
+/// with g = dy · [y > 0] (or g = dy when relu == 0; y may then be NULL), returns per channel
+/// sum_g = Σ g and sum_gx = Σ g·xhat.
 void hs_bn_backward_sums(const float *dy, const float *y, const float *xhat, size_t rows, int c, int relu,
                          float *sum_g, float *sum_gx);
 
 /// dx = k1[c] · (g − mean_g[c] − xhat · mean_gx[c]) with g as above; dx may equal dy.
+/// For batch norm, k1 = gamma·invstd, mean_g = sum_g / M, mean_gx = sum_gx / M.
 void hs_bn_backward_apply(const float *dy, const float *y, const float *xhat, size_t rows, int c, int relu,
                           const float *k1, const float *mean_g, const float *mean_gx, float *dx);
+
+/// Batch-norm training forward: xhat = (x − mean)·invstd (stored when xhat != NULL) and
+/// y = xhat·gamma + beta, per channel over rows×c.
+void hs_bn_normalize(const float *x, size_t rows, int c, const float *mean, const float *invstd,
+                     const float *gamma, const float *beta, float *xhat, float *y);
 
 /// y = max(0, x) and its gradient dx = dy · [y > 0]; y may equal x, dx may equal dy.
 void hs_relu(const float *x, size_t count, float *y);

@@ -1,0 +1,190 @@
+import CKernels
+import Foundation
+
+/// Fast batched inference for a trained `Network<Float>`.
+///
+/// It compiles the network once: batch norm after a convolution is folded into the
+/// convolution's weights and bias, and a following ReLU is fused into the kernel. Then it
+/// runs each worker thread over its own images, a few at a time, through the whole network:
+/// activations stay in cache, and threads never wait on each other between layers.
+///
+/// Where a layer has no AVX-512 kernel (or the CPU has no AVX-512), the engine runs the
+/// network's own layer-by-layer forward pass instead, which gives the same results.
+public final class InferenceEngine: @unchecked Sendable {
+    enum Step {
+        /// 3×3 stride-1 'same' convolution, weights packed for the kernel, BN folded in.
+        case conv3x3(packed: [Float], bias: [Float], inputChannels: Int, outputChannels: Int, relu: Bool)
+        case maxPool2x2
+        case globalAveragePool
+        case flatten
+        case dense(kernel: [Float], bias: [Float]?, inputs: Int, outputs: Int, relu: Bool)
+        case affine(scale: [Float], shift: [Float], relu: Bool)
+        case relu
+    }
+
+    public let network: Network<Float>
+    let steps: [Step]
+    /// Per-sample shapes before each step, and after the last.
+    let shapes: [[Int]]
+    /// True when every step has a fast kernel here; otherwise `logits` uses `network.forward`.
+    public let isCompiled: Bool
+    /// Images a worker takes through the network at once.
+    public var imagesPerChunk = 4
+    private let fallbackLock = NSLock()
+
+    public init(network: Network<Float>) {
+        self.network = network
+        var steps: [Step] = []
+        var shapes: [[Int]] = [network.spec.inputShape]
+        var compiled = Kernels.avx512
+        var i = 0
+        let layers = network.layers
+        while i < layers.count && compiled {
+            let shape = network.shapes[i]
+            let layer = layers[i]
+            var consumed = 1
+            func followedByReLU(_ j: Int) -> Bool { j < layers.count && layers[j] is ReLU<Float> }
+            switch layer {
+            case let conv as Conv2D<Float>:
+                let g = conv.geometry(inputShape: shape)
+                guard g.kernelHeight == 3, g.kernelWidth == 3, g.stride == 1, g.padding == Padding2D(top: 1, bottom: 1, left: 1, right: 1),
+                      g.outputChannels % Int(HS_CONV_BLOCK) == 0 else { compiled = false; break }
+                var kernel = conv.kernel.value.data
+                var bias = conv.bias?.value.data ?? [Float](repeating: 0, count: g.outputChannels)
+                if i + 1 < layers.count, let bn = layers[i + 1] as? BatchNorm<Float> {
+                    let (scale, shift) = bn.inferenceAffine()
+                    for k in 0..<kernel.count { kernel[k] *= scale[k % g.outputChannels] }
+                    for c in 0..<g.outputChannels { bias[c] = bias[c] * scale[c] + shift[c] }
+                    consumed += 1
+                }
+                let relu = followedByReLU(i + consumed)
+                if relu { consumed += 1 }
+                var packed = [Float](repeating: 0, count: kernel.count)
+                packed.withUnsafeMutableBufferPointer {
+                    hs_conv3x3_pack(kernel, Int32(g.inputChannels), Int32(g.outputChannels), 0, $0.baseAddress!)
+                }
+                steps.append(.conv3x3(packed: packed, bias: bias, inputChannels: g.inputChannels,
+                                      outputChannels: g.outputChannels, relu: relu))
+            case let bn as BatchNorm<Float>:
+                let (scale, shift) = bn.inferenceAffine()
+                let relu = followedByReLU(i + 1)
+                if relu { consumed += 1 }
+                steps.append(.affine(scale: scale, shift: shift, relu: relu))
+            case is ReLU<Float>:
+                steps.append(.relu)
+            case let pool as MaxPool2D<Float>:
+                guard pool.size == 2, pool.stride == 2 else { compiled = false; break }
+                steps.append(.maxPool2x2)
+            case is GlobalAveragePool<Float>:
+                steps.append(.globalAveragePool)
+            case is Flatten<Float>:
+                steps.append(.flatten)
+            case let dense as Dense<Float>:
+                let relu = followedByReLU(i + 1)
+                if relu { consumed += 1 }
+                steps.append(.dense(kernel: dense.kernel.value.data, bias: dense.bias?.value.data, inputs: dense.inputFeatures,
+                                    outputs: dense.outputFeatures, relu: relu))
+            case is Dropout<Float>:
+                break  // identity at inference
+            default:
+                compiled = false
+            }
+            i += consumed
+            shapes.append(network.shapes[min(i, layers.count)])
+        }
+        self.steps = steps
+        self.shapes = shapes
+        self.isCompiled = compiled
+    }
+
+    /// Logits for `count` images, `input` NHWC `[count, H, W, C]`, already normalised.
+    public func logits(_ input: UnsafePointer<Float>, count: Int) -> [Float] {
+        guard count > 0 else { return [] }
+        guard isCompiled else {
+            let x = Tensor<Float>(shape: [count] + network.spec.inputShape,
+                                  data: Array(UnsafeBufferPointer(start: input, count: count * network.spec.inputShape.reduce(1, *))))
+            fallbackLock.lock()
+            defer { fallbackLock.unlock() }
+            return network.forward(x, mode: .inference).data
+        }
+        var out = [Float](repeating: 0, count: count)
+        let chunk = max(1, imagesPerChunk)
+        let inputSize = network.spec.inputShape.reduce(1, *)
+        out.withUnsafeMutableBufferPointer { outBuffer in
+            nonisolated(unsafe) let outPtr = outBuffer.baseAddress!
+            let chunks = (count + chunk - 1) / chunk
+            Threading.parallelFor(chunks) { _, range in
+                var scratch = Scratch(capacity: chunk * maxActivation(), paddedCapacity: chunk * maxPadded())
+                for c in range {
+                    let first = c * chunk, n = min(chunk, count - first)
+                    run(input + first * inputSize, n: n, scratch: &scratch, out: outPtr + first)
+                }
+            }
+        }
+        return out
+    }
+
+    /// σ(logit) for `count` images.
+    public func probabilities(_ input: UnsafePointer<Float>, count: Int) -> [Float] {
+        logits(input, count: count).map(BinaryCrossEntropy.sigmoid)
+    }
+
+    struct Scratch {
+        var a: [Float], b: [Float], padded: [Float]
+        init(capacity: Int, paddedCapacity: Int) {
+            a = [Float](repeating: 0, count: capacity)
+            b = [Float](repeating: 0, count: capacity)
+            padded = [Float](repeating: 0, count: paddedCapacity)
+        }
+    }
+
+    private func maxActivation() -> Int { shapes.map { $0.reduce(1, *) }.max() ?? 1 }
+    private func maxPadded() -> Int {
+        shapes.filter { $0.count == 3 }.map { ($0[0] + 2) * ($0[1] + 2) * $0[2] }.max() ?? 1
+    }
+
+    /// Runs `n` images through every step, ping-ponging between the scratch buffers.
+    private func run(_ input: UnsafePointer<Float>, n: Int, scratch: inout Scratch, out: UnsafeMutablePointer<Float>) {
+        scratch.a.withUnsafeMutableBufferPointer { aBuffer in
+            scratch.b.withUnsafeMutableBufferPointer { bBuffer in
+                scratch.padded.withUnsafeMutableBufferPointer { padBuffer in
+                    var src = UnsafeMutablePointer(mutating: input)
+                    var dst = aBuffer.baseAddress!
+                    var spare = bBuffer.baseAddress!
+                    for (k, step) in steps.enumerated() {
+                        let shape = shapes[k]
+                        var inPlace = false
+                        switch step {
+                        case let .conv3x3(packed, bias, cin, cout, relu):
+                            let h = shape[0], w = shape[1]
+                            hs_pad1(src, Int32(n), Int32(h), Int32(w), Int32(cin), padBuffer.baseAddress!)
+                            hs_conv3x3_forward_avx512(padBuffer.baseAddress!, Int32(h), Int32(w), Int32(cin), packed, bias,
+                                                      Int32(cout), relu ? 1 : 0, dst, 0, Int32(n * h))
+                        case .maxPool2x2:
+                            hs_maxpool2x2(src, Int32(n), Int32(shape[0]), Int32(shape[1]), Int32(shape[2]), dst, nil)
+                        case .globalAveragePool:
+                            hs_global_average(src, Int32(n), Int32(shape[0] * shape[1]), Int32(shape[2]), dst)
+                        case .flatten:
+                            inPlace = true
+                        case let .dense(kernel, bias, inputs, outputs, relu):
+                            if let bias {
+                                hs_dense(src, Int32(n), Int32(inputs), kernel, bias, Int32(outputs), relu ? 1 : 0, dst)
+                            } else {
+                                hs_dense(src, Int32(n), Int32(inputs), kernel, nil, Int32(outputs), relu ? 1 : 0, dst)
+                            }
+                        case let .affine(scale, shift, relu):
+                            hs_affine_relu(src, n * shape.reduce(1, *) / shape.last!, Int32(shape.last!), scale, shift, relu ? 1 : 0, dst)
+                        case .relu:
+                            hs_relu(src, n * shape.reduce(1, *), dst)
+                        }
+                        if !inPlace {
+                            src = dst
+                            swap(&dst, &spare)
+                        }
+                    }
+                    out.update(from: src, count: n)
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,78 @@
+import Neural
+
+/// Turns 96×96 RGB patches into normalised network input, with optional augmentation: one
+/// of the 8 flips and rotations of the square (the dihedral group D4: a tumour looks the same
+/// turned or mirrored) and mild colour jitter (brightness, contrast, saturation, hue), as
+/// stain and scanner vary between labs.
+public struct PatchAugmenter: Sendable {
+    public var normalization: InputNormalization
+    public var augment: Bool
+    /// Maximum relative change of brightness, contrast and saturation, and of hue (in turns).
+    public var brightness = 0.1, contrast = 0.1, saturation = 0.1, hue = 0.02
+
+    public init(normalization: InputNormalization, augment: Bool) {
+        self.normalization = normalization
+        self.augment = augment
+    }
+
+    /// Maps output pixel (x, y) to the source pixel for dihedral transform `k` (0...7) of an
+    /// n×n square: k & 3 quarter turns, then a mirror when k ≥ 4.
+    @inline(__always)
+    public static func dihedralSource(_ k: Int, x: Int, y: Int, n: Int) -> (Int, Int) {
+        var (sx, sy) = k >= 4 ? (n - 1 - x, y) : (x, y)
+        for _ in 0..<(k & 3) { (sx, sy) = (sy, n - 1 - sx) }
+        return (sx, sy)
+    }
+
+    /// Fills `out` (`[count, 96, 96, 3]` floats, NHWC) from `pixels` (`[count][96][96][3]`
+    /// bytes). Augmentation draws from `generator`; `view` forces one dihedral transform
+    /// (for test-time augmentation) and no jitter.
+    public func fill(_ out: UnsafeMutablePointer<Float>, from pixels: UnsafePointer<UInt8>, count: Int,
+                     generator: inout SplitMix64, view: Int? = nil) {
+        let n = PatchDataset.patchSize, plane = n * n * 3
+        let mean = normalization.mean.map(Float.init), inv = normalization.std.map { Float(1 / $0) }
+        for b in 0..<count {
+            let src = pixels + b * plane, dst = out + b * plane
+            let k = view ?? (augment ? Int(generator.next() % 8) : 0)
+            var gain: Float = 1, offset: Float = 0, sat: Float = 1, hueShift: Float = 0
+            let jitter = augment && view == nil
+            if jitter {
+                gain = 1 + Float(Double.random(in: -contrast...contrast, using: &generator))
+                offset = Float(Double.random(in: -brightness...brightness, using: &generator))
+                sat = 1 + Float(Double.random(in: -saturation...saturation, using: &generator))
+                hueShift = Float(Double.random(in: -hue...hue, using: &generator))
+            }
+            // Hue rotation about the grey axis (a rotation in the opponent-colour plane).
+            let angle = hueShift * 2 * Float.pi
+            let cosA = cosf(angle), sinA = sinf(angle)
+            for y in 0..<n {
+                for x in 0..<n {
+                    let (sx, sy) = Self.dihedralSource(k, x: x, y: y, n: n)
+                    let s = src + (sy * n + sx) * 3
+                    var r = Float(s[0]) / 255, g = Float(s[1]) / 255, bl = Float(s[2]) / 255
+                    if jitter {
+                        let grey = (r + g + bl) / 3
+                        // Hue: rotate the chroma vector around grey.
+                        let c1 = r - grey, c2 = g - grey
+                        let c3 = bl - grey
+                        let u = (c1 - c2) / 1.4142135, v = (c1 + c2 - 2 * c3) / 2.4494897
+                        let u2 = u * cosA - v * sinA, v2 = u * sinA + v * cosA
+                        r = grey + sat * (u2 / 1.4142135 + v2 / 2.4494897)
+                        g = grey + sat * (-u2 / 1.4142135 + v2 / 2.4494897)
+                        bl = grey + sat * (-2 * v2 / 2.4494897)
+                        r = (r - 0.5) * gain + 0.5 + offset
+                        g = (g - 0.5) * gain + 0.5 + offset
+                        bl = (bl - 0.5) * gain + 0.5 + offset
+                        r = min(1, max(0, r)); g = min(1, max(0, g)); bl = min(1, max(0, bl))
+                    }
+                    let d = dst + (y * n + x) * 3
+                    d[0] = (r - mean[0]) * inv[0]
+                    d[1] = (g - mean[1]) * inv[1]
+                    d[2] = (bl - mean[2]) * inv[2]
+                }
+            }
+        }
+    }
+}
+
+import Foundation

@@ -1,0 +1,128 @@
+import Foundation
+import Imaging
+import Neural
+
+/// Patch-level evaluation of a model bundle, with uncertainty.
+public struct EvaluationReport: Sendable, Codable {
+    public var model: String
+    public var dataset: String
+    public var subset: String
+    public var patches: Int
+    public var positives: Int
+    public var threshold: Double
+    public var testTimeAugmentation: Bool
+    public var confusion: Confusion
+    public var sensitivity: Interval
+    public var specificity: Interval
+    public var accuracy: Interval
+    public var auc: Interval
+    public var expectedCalibrationError: Double
+    public var bootstrapResamples: Int
+    /// The seed project's reported figures, for comparison (same data family, other split).
+    public var seedProjectReference = ["sensitivity": 0.899, "specificity": 0.932, "accuracy": 0.918]
+    public var note = "Patch-level split of the Kaggle PCam subset: patches from one slide may sit in both train and test, "
+        + "so these figures are not directly comparable with slide-level splits such as the PCam benchmark's."
+}
+
+public enum Evaluation {
+    /// Predicts every patch in `indices`, computes counts and rates at the bundle's threshold,
+    /// AUC, bootstrap 95% intervals and calibration, and writes `metrics.json`,
+    /// `predictions.csv`, `roc.png`, `calibration.png`, `false-negatives.png` and
+    /// `false-positives.png` into `outputDirectory`.
+    public static func run(bundle: ModelBundle, bundlePath: String, dataset: PatchDataset, indices: [Int], subset: String,
+                           testTimeAugmentation: Bool, outputDirectory: URL, resamples: Int = 1000,
+                           progress: (Int, Int) -> Void = { _, _ in }) throws -> EvaluationReport {
+        try FileManager.default.createDirectory(at: outputDirectory, withIntermediateDirectories: true)
+        let pixels = try dataset.loadPixels(indices)
+        let labels = indices.map { dataset.records[$0].label }
+        let augmenter = PatchAugmenter(normalization: bundle.manifest.normalization, augment: false)
+        let views = testTimeAugmentation ? Array(0..<8) : [0]
+        var probabilities = [Double](repeating: 0, count: indices.count)
+        let chunk = 256
+        var start = 0
+        while start < indices.count {
+            let n = min(chunk, indices.count - start)
+            let slice = Array(pixels[(start * 96 * 96 * 3)..<((start + n) * 96 * 96 * 3)])
+            let p = Trainer.predict(bundle.network, pixels: slice, count: n, augmenter: augmenter, views: views)
+            for i in 0..<n { probabilities[start + i] = p[i] }
+            start += n
+            progress(start, indices.count)
+        }
+        let threshold = bundle.manifest.threshold
+        let confusion = Confusion(probabilities: probabilities, labels: labels, threshold: threshold)
+        let intervals = Metrics.bootstrap(probabilities, labels, resamples: resamples, seed: 1, statistics: [
+            "auc": Metrics.auc,
+            "sensitivity": { Confusion(probabilities: $0, labels: $1, threshold: threshold).sensitivity },
+            "specificity": { Confusion(probabilities: $0, labels: $1, threshold: threshold).specificity },
+            "accuracy": { Confusion(probabilities: $0, labels: $1, threshold: threshold).accuracy },
+        ])
+        let calibration = Metrics.calibration(probabilities, labels)
+        let report = EvaluationReport(
+            model: bundlePath, dataset: dataset.root, subset: subset, patches: indices.count, positives: labels.filter { $0 == 1 }.count,
+            threshold: threshold, testTimeAugmentation: testTimeAugmentation, confusion: confusion,
+            sensitivity: intervals["sensitivity"]!, specificity: intervals["specificity"]!, accuracy: intervals["accuracy"]!,
+            auc: intervals["auc"]!, expectedCalibrationError: calibration.ece, bootstrapResamples: resamples)
+
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        try AtomicFile.write(Array(try encoder.encode(report)), to: outputDirectory.appendingPathComponent("metrics.json"))
+        var csv = "id,label,probability,predicted\n"
+        for (k, i) in indices.enumerated() {
+            csv += "\(CSV.escape(dataset.records[i].id)),\(labels[k]),\(String(format: "%.6f", probabilities[k])),\(probabilities[k] >= threshold ? 1 : 0)\n"
+        }
+        try AtomicFile.write(text: csv, to: outputDirectory.appendingPathComponent("predictions.csv"))
+
+        let roc = Metrics.roc(probabilities, labels)
+        var rocChart = LineChart(title: "ROC, \(subset) (\(indices.count) patches)", xLabel: "false-positive rate (1 − specificity)",
+                                 yLabel: "true-positive rate (sensitivity)", series: [
+            .init("chance", [(0, 0), (1, 1)], color: .grey, dashed: true),
+            .init("model", roc.map { ($0.fpr, $0.tpr) }, color: .blue),
+        ], xRange: (0, 1), yRange: (0, 1))
+        rocChart.notes = [String(format: "AUC %.3f (95%% CI %.3f–%.3f)", report.auc.estimate, report.auc.lower, report.auc.upper),
+                          String(format: "at threshold %.3f: sens %.3f, spec %.3f", threshold, confusion.sensitivity, confusion.specificity)]
+        var canvas = rocChart.render(width: 560, height: 480)
+        // Mark the operating point.
+        let left = 64.0, right = 560.0 - 16, top = 34.0, bottom = 480.0 - 48
+        let ox = left + (1 - confusion.specificity) * (right - left), oy = bottom - confusion.sensitivity * (bottom - top)
+        canvas.fillRect(x: Int(ox) - 4, y: Int(oy) - 4, width: 9, height: 9, .vermillion)
+        try PNG.write(canvas.raster, to: outputDirectory.appendingPathComponent("roc.png"))
+
+        var calibrationChart = LineChart(title: "Calibration, \(subset)", xLabel: "mean predicted probability",
+                                         yLabel: "observed fraction of tumour", series: [
+            .init("perfect", [(0, 0), (1, 1)], color: .grey, dashed: true),
+            .init("model (10 bins)", calibration.bins.map { ($0.predicted, $0.observed) }, color: .vermillion),
+        ], xRange: (0, 1), yRange: (0, 1))
+        calibrationChart.notes = [String(format: "ECE %.3f", calibration.ece)]
+        try PNG.write(calibrationChart.render(width: 560, height: 480).raster, to: outputDirectory.appendingPathComponent("calibration.png"))
+
+        let falseNegatives = labels.indices.filter { labels[$0] == 1 && probabilities[$0] < threshold }
+            .sorted { probabilities[$0] < probabilities[$1] }
+        let falsePositives = labels.indices.filter { labels[$0] == 0 && probabilities[$0] >= threshold }
+            .sorted { probabilities[$0] > probabilities[$1] }
+        try PNG.write(gallery(falseNegatives.prefix(16).map { ($0, probabilities[$0]) }, pixels: pixels,
+                              title: "Most confident false negatives (tumour called normal)").raster,
+                      to: outputDirectory.appendingPathComponent("false-negatives.png"))
+        try PNG.write(gallery(falsePositives.prefix(16).map { ($0, probabilities[$0]) }, pixels: pixels,
+                              title: "Most confident false positives (normal called tumour)").raster,
+                      to: outputDirectory.appendingPathComponent("false-positives.png"))
+        return report
+    }
+
+    /// A 4-column grid of patches at 2×, each with its probability; the centre 32×32 label
+    /// region is outlined.
+    static func gallery(_ items: [(Int, Double)], pixels: [UInt8], title: String) -> Canvas {
+        let cell = 192, gap = 10, columns = 4
+        let rows = max(1, (items.count + columns - 1) / columns)
+        var canvas = Canvas(width: columns * (cell + gap) + gap, height: 30 + rows * (cell + gap + Canvas.lineHeight + 4))
+        canvas.text(items.isEmpty ? title + ": none" : title, x: gap, y: 6)
+        for (k, (index, p)) in items.enumerated() {
+            let x = gap + (k % columns) * (cell + gap), y = 30 + (k / columns) * (cell + gap + Canvas.lineHeight + 4)
+            let patch = Raster(width: 96, height: 96, channels: 3,
+                               pixels: Array(pixels[(index * 96 * 96 * 3)..<((index + 1) * 96 * 96 * 3)]))
+            canvas.draw(patch, x: x, y: y, scale: 2)
+            canvas.strokeRect(x: x + 64, y: y + 64, width: 64, height: 64, .green)
+            canvas.text(String(format: "p = %.3f", p), x: x, y: y + cell + 2)
+        }
+        return canvas
+    }
+}

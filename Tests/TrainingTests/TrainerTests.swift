@@ -1,0 +1,105 @@
+import Foundation
+import Neural
+import Testing
+import Training
+import _TestSupport
+
+/// Training on the 200 committed PCam patches with a small network: a few seconds.
+@Suite(.serialized) struct TrainerTests {
+    static let tinySpec = ModelSpec(name: "tiny", inputShape: [96, 96, 3], layers: [
+        .conv("block1_conv1", 32, bias: false), .batchNorm("block1_bn1"), .relu("block1_relu1"), .maxPool("block1_pool"),
+        .conv("block2_conv1", 32, bias: false), .batchNorm("block2_bn1"), .relu("block2_relu1"), .maxPool("block2_pool"),
+        .globalAveragePool("gap"), .dense("logit", 1),
+    ])
+
+    struct Setup {
+        let dir = TemporaryDirectory()
+        let data: PatchDataset
+        let split: DatasetSplit
+        var options = TrainingOptions()
+
+        init(epochs: Int) throws {
+            data = try PatchDataset.open(TestPaths.fixtures.appendingPathComponent("pcam-mini/labels.csv").path)
+            split = try DatasetSplit.make(data, ratios: [0.6, 0.2, 0.2], seed: 11)
+            let specURL = dir.file("tiny.json")
+            try JSONEncoder().encode(TrainerTests.tinySpec).write(to: specURL)
+            options.architecture = specURL.path
+            options.epochs = epochs
+            options.batchSize = 16
+            options.learningRate = 3e-3
+            options.seed = 4
+            options.patience = 100
+        }
+    }
+
+    @Test func trainingLowersTheLossAndBeatsChance() throws {
+        let s = try Setup(epochs: 6)
+        let out = s.dir.file("tiny.hsmodel")
+        let result = try Trainer(dataset: s.data, split: s.split, options: s.options).run(output: out, resume: false) { _ in }
+        let first = result.history.first!, last = result.history.last!
+        #expect(last.trainLoss < first.trainLoss, "train loss \(first.trainLoss) → \(last.trainLoss)")
+        #expect(result.validationAUC > 0.7, "validation AUC \(result.validationAUC)")
+        // The bundle loads, and on held-out test patches it beats chance.
+        let bundle = try ModelBundle.load(from: out)
+        #expect(bundle.manifest.threshold > 0 && bundle.manifest.threshold < 1)
+        #expect(bundle.manifest.training?["bestEpoch"]?.number == Double(result.bestEpoch))
+        let testIndices = s.split.indices(of: .test, in: s.data)
+        let report = try Evaluation.run(bundle: bundle, bundlePath: out.path, dataset: s.data, indices: testIndices, subset: "test",
+                                        testTimeAugmentation: false, outputDirectory: s.dir.file("eval"), resamples: 100)
+        #expect(report.auc.estimate > 0.65, "test AUC \(report.auc)")
+        #expect(report.confusion.total == testIndices.count)
+        for name in ["history.json", "curves.png", "model.json", "weights.safetensors"] {
+            #expect(FileManager.default.fileExists(atPath: out.appendingPathComponent(name).path), "\(name)")
+        }
+        for name in ["metrics.json", "predictions.csv", "roc.png", "calibration.png", "false-negatives.png", "false-positives.png"] {
+            #expect(FileManager.default.fileExists(atPath: s.dir.file("eval/\(name)").path), "\(name)")
+        }
+    }
+
+    /// An interrupted run resumed from its checkpoint ends where an uninterrupted run ends.
+    @Test func resumeContinuesExactly() throws {
+        let whole = try Setup(epochs: 3)
+        let a = try Trainer(dataset: whole.data, split: whole.split, options: whole.options)
+            .run(output: whole.dir.file("a.hsmodel"), resume: false) { _ in }
+
+        let first = try Setup(epochs: 3)
+        let out = first.dir.file("b.hsmodel")
+        let interrupted = Trainer(dataset: first.data, split: first.split, options: first.options)
+        interrupted.interruptAfterEpoch = 2
+        _ = try interrupted.run(output: out, resume: false) { _ in }
+        #expect(!FileManager.default.fileExists(atPath: out.path), "an interrupted run writes no bundle")
+        var resumedFrom = -1
+        let b = try Trainer(dataset: first.data, split: first.split, options: first.options).run(output: out, resume: true) { event in
+            if case let .resumed(epoch) = event { resumedFrom = epoch }
+        }
+        #expect(resumedFrom == 2)
+        #expect(b.history.count == 3)
+        for (x, y) in zip(a.history, b.history) {
+            #expect(abs(x.trainLoss - y.trainLoss) < 1e-9 && abs(x.validationAUC - y.validationAUC) < 1e-9, "epoch \(x.epoch)")
+        }
+        let wa = try ModelBundle.load(from: whole.dir.file("a.hsmodel")).network.weights()
+        let wb = try ModelBundle.load(from: out).network.weights()
+        let same = wa == wb
+        #expect(same, "the resumed run's weights differ from the uninterrupted run's")
+        // Other settings cannot resume this checkpoint.
+        var other = first.options
+        other.learningRate *= 2
+        #expect(throws: DatasetError.self) {
+            try Trainer(dataset: first.data, split: first.split, options: other).run(output: out, resume: true) { _ in }
+        }
+    }
+
+    @Test func dihedralViewsAreTheEightSymmetries() {
+        // Each of the 8 maps is a bijection of a 3×3 grid, and they are all different.
+        var maps = Set<[Int]>()
+        for k in 0..<8 {
+            let m = (0..<9).map { i -> Int in
+                let (sx, sy) = PatchAugmenter.dihedralSource(k, x: i % 3, y: i / 3, n: 3)
+                return sy * 3 + sx
+            }
+            #expect(Set(m).count == 9)
+            maps.insert(m)
+        }
+        #expect(maps.count == 8)
+    }
+}
