@@ -32,6 +32,9 @@ let libraries: [Target] = [
     .target(name: "Neural", dependencies: ["COpenBLAS", "CKernels"]),
     // Patch datasets, splits, augmentation, the trainer, metrics and plots.
     .target(name: "Training", dependencies: ["Neural", "Imaging"]),
+    // Tissue detection, tiling at the model's resolution, streaming inference, heatmaps,
+    // regions, GeoJSON, summaries and reports.
+    .target(name: "Screening", dependencies: ["Slides", "Neural", "Training", "Imaging"]),
 ]
 
 // MARK: Tool
@@ -40,7 +43,7 @@ let tool: [Target] = [
     .executableTarget(
         name: "histoscreen",
         dependencies: [
-            "Slides", "Imaging", "Neural", "Training",
+            "Slides", "Imaging", "Neural", "Training", "Screening",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]
     ),
@@ -49,11 +52,12 @@ let tool: [Target] = [
 // MARK: Tests
 
 let tests: [Target] = [
-    .target(name: "_TestSupport", dependencies: ["Slides", "Imaging", "Neural", "Training"], path: "Sources/_TestSupport"),
+    .target(name: "_TestSupport", dependencies: ["Slides", "Imaging", "Neural", "Training", "Screening"], path: "Sources/_TestSupport"),
     .testTarget(name: "ImagingTests", dependencies: ["Imaging", "_TestSupport"]),
     .testTarget(name: "SlidesTests", dependencies: ["Slides", "Imaging", "_TestSupport"]),
     .testTarget(name: "NeuralTests", dependencies: ["Neural", "_TestSupport"]),
     .testTarget(name: "TrainingTests", dependencies: ["Training", "Neural", "Imaging", "_TestSupport"]),
+    .testTarget(name: "ScreeningTests", dependencies: ["Screening", "Slides", "Neural", "Imaging", "_TestSupport"]),
     .testTarget(name: "CLITests", dependencies: ["histoscreen", "Slides", "_TestSupport"]),
 ]
 
@@ -66,6 +70,7 @@ let package = Package(
         .library(name: "Imaging", targets: ["Imaging"]),
         .library(name: "Neural", targets: ["Neural"]),
         .library(name: "Training", targets: ["Training"]),
+        .library(name: "Screening", targets: ["Screening"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),

@@ -7,8 +7,11 @@ extension Raster {
         precondition(outW > 0 && outH > 0, "resampledArea: target \(outW)×\(outH) must be positive")
         precondition(width > 0 && height > 0, "resampledArea: source \(width)×\(height) is empty")
         if outW == width && outH == height { return self }
-        let xTaps = Self.areaTaps(source: width, target: outW)
-        let yTaps = Self.areaTaps(source: height, target: outH)
+        return resample(xTaps: Self.areaTaps(source: width, target: outW), yTaps: Self.areaTaps(source: height, target: outH),
+                        outW: outW, outH: outH)
+    }
+
+    private func resample(xTaps: [[(Int, Float)]], yTaps: [[(Int, Float)]], outW: Int, outH: Int) -> Raster {
         let c = channels
 
         // Horizontal pass: height × outW × c floats.
@@ -48,16 +51,32 @@ extension Raster {
         return out
     }
 
+    /// Area-resamples a window of the source: output pixel (ox, oy) averages the source
+    /// rectangle `[offsetX + ox·scaleX, offsetX + (ox+1)·scaleX) × [offsetY + oy·scaleY, …)`,
+    /// in source pixels. Areas beyond the raster repeat its edge pixels.
+    public func resampledArea(width outW: Int, height outH: Int, scaleX: Double, scaleY: Double,
+                              offsetX: Double, offsetY: Double) -> Raster {
+        precondition(channels == 3, "resampledArea(offset:): RGB only, got \(channels) channels")
+        let xTaps = Self.areaTaps(source: width, target: outW, scale: scaleX, offset: offsetX)
+        let yTaps = Self.areaTaps(source: height, target: outH, scale: scaleY, offset: offsetY)
+        return resample(xTaps: xTaps, yTaps: yTaps, outW: outW, outH: outH)
+    }
+
     /// For each output index, the source indices it overlaps and their normalised weights.
     static func areaTaps(source: Int, target: Int) -> [[(Int, Float)]] {
-        let scale = Double(source) / Double(target)
+        areaTaps(source: source, target: target, scale: Double(source) / Double(target), offset: 0)
+    }
+
+    /// Taps for output pixels covering `[offset + o·scale, offset + (o+1)·scale)`; the part
+    /// outside `0..<source` is clamped to the nearest edge pixel.
+    static func areaTaps(source: Int, target: Int, scale: Double, offset: Double) -> [[(Int, Float)]] {
         return (0..<target).map { o in
-            let lo = Double(o) * scale, hi = Double(o + 1) * scale
+            let lo = offset + Double(o) * scale, hi = offset + Double(o + 1) * scale
             var taps: [(Int, Float)] = []
             var s = Int(lo.rounded(.down))
-            while Double(s) < hi && s < source {
+            while Double(s) < hi {
                 let overlap = min(hi, Double(s + 1)) - max(lo, Double(s))
-                if overlap > 1e-9 { taps.append((s, Float(overlap / scale))) }
+                if overlap > 1e-9 { taps.append((min(max(s, 0), source - 1), Float(overlap / scale))) }
                 s += 1
             }
             return taps

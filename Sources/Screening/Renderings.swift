@@ -1,0 +1,82 @@
+import Foundation
+import Imaging
+
+/// The pictures a screen produces: heatmap, overlay with legend and scale bar, tissue QC.
+public enum Renderings {
+    /// One pixel per cell: viridis on a fixed 0–1 scale; cells not screened are transparent.
+    public static func heatmap(_ result: ScreenResult) -> Raster {
+        let g = result.grid
+        var out = Raster(width: g.columns, height: g.rows, channels: 4)
+        for (i, p) in result.probabilities.enumerated() {
+            guard let p else { continue }
+            let c = Viridis.color(Double(p))
+            out.pixels[4 * i] = c.r; out.pixels[4 * i + 1] = c.g; out.pixels[4 * i + 2] = c.b; out.pixels[4 * i + 3] = 255
+        }
+        return out
+    }
+
+    /// A "nice" scale-bar length in µm, about a fifth of `widthMicrons`.
+    static func scaleBarMicrons(widthMicrons: Double) -> Double {
+        let target = widthMicrons / 5
+        let candidates: [Double] = [50, 100, 200, 250, 500, 1000, 2000, 2500, 5000, 10000, 20000, 50000]
+        return candidates.last { $0 <= target } ?? candidates[0]
+    }
+
+    /// The slide thumbnail with the heatmap blended over screened cells, a colour bar with
+    /// the threshold marked, a scale bar in mm and a title.
+    public static func overlay(_ result: ScreenResult, title: String, subtitle: String, alpha: Double = 0.55) -> Canvas {
+        let mask = result.mask, g = result.grid
+        let thumb = mask.thumbnail
+        let header = 2 * Canvas.lineHeight + 12, legendWidth = 150
+        var canvas = Canvas(width: thumb.width + legendWidth, height: max(thumb.height + header, 320))
+        canvas.text(title, x: 8, y: 4)
+        canvas.text(subtitle, x: 8, y: 4 + Canvas.lineHeight + 2, .grey)
+        var image = Canvas(thumb)
+        let cellW = Double(g.stride) * g.scaleX, cellH = Double(g.stride) * g.scaleY
+        for y in 0..<thumb.height {
+            let row = Int((Double(y) + 0.5) * mask.downsampleY / cellH)
+            guard row < g.rows else { continue }
+            for x in 0..<thumb.width {
+                let column = Int((Double(x) + 0.5) * mask.downsampleX / cellW)
+                guard column < g.columns, let p = result.probabilities[row * g.columns + column] else { continue }
+                image.blend(x: x, y: y, Viridis.color(Double(p)), alpha: alpha)
+            }
+        }
+        // Scale bar, bottom left, on a white box.
+        let micronsPerThumbPixel = g.mppX * mask.downsampleX
+        let barMicrons = scaleBarMicrons(widthMicrons: Double(thumb.width) * micronsPerThumbPixel)
+        let barPixels = Int((barMicrons / micronsPerThumbPixel).rounded())
+        let label = barMicrons >= 1000 ? "\(formatShort(barMicrons / 1000)) mm" : "\(Int(barMicrons)) µm"
+        let boxW = max(barPixels, Canvas.textWidth(label)) + 16, boxH = Canvas.lineHeight + 18
+        let bx = 8, by = thumb.height - boxH - 8
+        image.fillRect(x: bx, y: by, width: boxW, height: boxH, .white, alpha: 0.85)
+        image.fillRect(x: bx + 8, y: by + boxH - 12, width: barPixels, height: 5, .black)
+        image.text(label, x: bx + 8, y: by + 3)
+        canvas.draw(image.raster, x: 0, y: header)
+
+        // Colour bar with ticks and the threshold.
+        let barX = thumb.width + 24, barTop = header + 28, barHeight = min(260, max(120, thumb.height - 80))
+        canvas.text("P(tumour)", x: barX - 8, y: header + 4)
+        for yy in 0..<barHeight {
+            let v = 1 - Double(yy) / Double(barHeight - 1)
+            canvas.fillRect(x: barX, y: barTop + yy, width: 22, height: 1, Viridis.color(v))
+        }
+        canvas.strokeRect(x: barX, y: barTop, width: 22, height: barHeight, .grey)
+        for v in [0.0, 0.25, 0.5, 0.75, 1.0] {
+            let y = barTop + Int((1 - v) * Double(barHeight - 1))
+            canvas.fillRect(x: barX + 22, y: y, width: 5, height: 1, .black)
+            canvas.text(formatShort(v), x: barX + 30, y: y - Canvas.lineHeight / 2)
+        }
+        let ty = barTop + Int((1 - result.threshold) * Double(barHeight - 1))
+        canvas.fillRect(x: barX - 4, y: ty, width: 30, height: 2, .vermillion)
+        canvas.text("threshold", x: barX - 4, y: barTop + barHeight + 8, .vermillion)
+        canvas.text(String(format: "%.2f", result.threshold), x: barX - 4, y: barTop + barHeight + 8 + Canvas.lineHeight, .vermillion)
+        canvas.text("no tissue:", x: barX - 4, y: barTop + barHeight + 16 + 2 * Canvas.lineHeight, .grey)
+        canvas.text("not shaded", x: barX - 4, y: barTop + barHeight + 16 + 3 * Canvas.lineHeight, .grey)
+        return canvas
+    }
+
+    static func formatShort(_ v: Double) -> String {
+        v == v.rounded() ? String(Int(v)) : String(format: "%g", v)
+    }
+}

@@ -1,0 +1,102 @@
+import Foundation
+import Imaging
+import Slides
+
+/// Writes a screen's outputs into `DIR/<slide-name>/`, atomically: everything goes into a
+/// hidden temporary folder beside it, which replaces the old folder only when complete, so a
+/// screen that fails part-way leaves no half-written result.
+public enum ScreenWriter {
+    public static let files = ["summary.json", "tiles.csv", "regions.geojson", "heatmap.png", "overlay.png", "tissue.png", "report.html"]
+
+    /// The output folder name for a slide: its file name without the extension.
+    public static func slideName(_ path: String) -> String {
+        let file = (path as NSString).lastPathComponent
+        return (file as NSString).deletingPathExtension.isEmpty ? file : (file as NSString).deletingPathExtension
+    }
+
+    public static func write(result: ScreenResult, slide: any Slide, model: ScreenSummary.Model, options: ScreenOptions,
+                             toolVersion: String, to directory: URL) throws -> ScreenSummary {
+        let start = Date()
+        let name = slideName(slide.path)
+        let fm = FileManager.default
+        let final = directory.appendingPathComponent(name)
+        let temp = directory.appendingPathComponent(".\(name).partial-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+        try fm.createDirectory(at: temp, withIntermediateDirectories: true)
+        do {
+            let regions = Regions.find(result)
+            var summary = ScreenSummary.make(result: result, slide: slide, slideName: name, regions: regions, model: model,
+                                             options: options, toolVersion: toolVersion, outputs: files)
+            let tissuePNG = try PNG.encode(result.mask.overlay())
+            try AtomicFile.write(tissuePNG, to: temp.appendingPathComponent("tissue.png"))
+            try PNG.write(Renderings.heatmap(result), to: temp.appendingPathComponent("heatmap.png"))
+            let subtitle = String(format: "tumour fraction %.1f%%, max p %.3f, %d region%@; model %@, stride %d",
+                                  100 * summary.tumourFraction, summary.maxProbability ?? 0, regions.count,
+                                  regions.count == 1 ? "" : "s", model.name, options.stride)
+            let overlayPNG = try PNG.encode(Renderings.overlay(result, title: name, subtitle: subtitle).raster)
+            try AtomicFile.write(overlayPNG, to: temp.appendingPathComponent("overlay.png"))
+
+            var csv = "x,y,width,height,row,column,tissue_fraction,probability\n"
+            let g = result.grid
+            for (i, p) in result.probabilities.enumerated() {
+                guard let p else { continue }
+                let r = g.cellLevel0(column: i % g.columns, row: i / g.columns)
+                csv += "\(Int(r.x.rounded())),\(Int(r.y.rounded())),\(Int(r.width.rounded())),\(Int(r.height.rounded())),"
+                    + "\(i / g.columns),\(i % g.columns),\(String(format: "%.4f", result.tissueFractions[i])),\(String(format: "%.6f", p))\n"
+            }
+            try AtomicFile.write(text: csv, to: temp.appendingPathComponent("tiles.csv"))
+            let geo = Regions.geoJSON(regions, slideName: name, threshold: result.threshold)
+            try AtomicFile.write(Array(try JSONSerialization.data(withJSONObject: geo, options: [.sortedKeys])),
+                                 to: temp.appendingPathComponent("regions.geojson"))
+            try AtomicFile.write(text: Report.html(summary: summary, regions: regions, overlayPNG: overlayPNG, tissuePNG: tissuePNG),
+                                 to: temp.appendingPathComponent("report.html"))
+            summary.timings.writeSeconds = Date().timeIntervalSince(start)
+            summary.timings.totalSeconds += summary.timings.writeSeconds
+            summary.timings.tilesPerSecond = Double(summary.tiles.withTissue) / max(1e-9, summary.timings.totalSeconds)
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            try AtomicFile.write(Array(try encoder.encode(summary)), to: temp.appendingPathComponent("summary.json"))
+
+            // Swap the finished folder in.
+            let old = directory.appendingPathComponent(".\(name).old-\(getpid())")
+            if fm.fileExists(atPath: final.path) { try fm.moveItem(at: final, to: old) }
+            try fm.moveItem(at: temp, to: final)
+            try? fm.removeItem(at: old)
+            return summary
+        } catch {
+            try? fm.removeItem(at: temp)
+            throw error
+        }
+    }
+
+    /// Checks that `directory` exists (creating it) and can be written, before any work.
+    public static func prepare(_ directory: URL) throws(ScreenError) {
+        let fm = FileManager.default
+        var isDirectory: ObjCBool = false
+        if fm.fileExists(atPath: directory.path, isDirectory: &isDirectory) {
+            guard isDirectory.boolValue else {
+                throw ScreenError(path: directory.relativePath, problem: "the output path exists and is not a folder")
+            }
+        } else {
+            do {
+                try fm.createDirectory(at: directory, withIntermediateDirectories: true)
+            } catch {
+                throw ScreenError(path: directory.relativePath, problem: "cannot create the output folder: \((error as NSError).localizedDescription)")
+            }
+        }
+        let probe = directory.appendingPathComponent(".histoscreen-write-test-\(getpid())")
+        guard fm.createFile(atPath: probe.path, contents: Data()) else {
+            throw ScreenError(path: directory.relativePath, problem: "the output folder is not writable",
+                              hint: "choose another --out, or fix its permissions")
+        }
+        try? fm.removeItem(at: probe)
+    }
+
+    /// SHA-256 of a bundle's model.json followed by its weights.safetensors.
+    public static func modelHash(_ bundle: URL) -> String {
+        var h = SHA256()
+        for name in ["model.json", "weights.safetensors"] {
+            if let data = FileManager.default.contents(atPath: bundle.appendingPathComponent(name).path) { h.update(data) }
+        }
+        return h.finalize()
+    }
+}

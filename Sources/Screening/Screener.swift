@@ -1,0 +1,252 @@
+import Foundation
+import Imaging
+import Neural
+import Slides
+import Training
+
+/// Settings of a screen.
+public struct ScreenOptions: Sendable, Codable, Equatable {
+    /// Cell edge in target pixels: 96 (no overlap), 48 or 32 (the PCam centre region).
+    public var stride = 96
+    /// µm per level-0 pixel to use instead of the slide's metadata.
+    public var mppOverride: Double?
+    /// Decision threshold; nil uses the model bundle's.
+    public var threshold: Double?
+    /// Average the 8 flips and rotations of each window.
+    public var testTimeAugmentation = false
+    /// A cell is screened when at least this fraction of it is tissue (0 screens every cell).
+    public var minimumTissue = 0.5
+    /// Windows per inference batch.
+    public var batchSize = 64
+    public init() {}
+}
+
+/// Why a slide could not be screened.
+public struct ScreenError: Error, CustomStringConvertible, Equatable {
+    public var path: String
+    public var problem: String
+    public var hint: String?
+    public init(path: String, problem: String, hint: String? = nil) { self.path = path; self.problem = problem; self.hint = hint }
+    public var description: String { "\(path): \(problem)" + (hint.map { "\nHINT: \($0)" } ?? "") }
+}
+
+/// The per-cell result of screening one slide.
+public struct ScreenResult: Sendable {
+    public var grid: TileGrid
+    public var plan: ReadPlan
+    public var mask: TissueMask
+    public var resolutionSource: Resolution.Source
+    /// Per cell (row-major): the tissue fraction, and the probability where screened.
+    public var tissueFractions: [Double]
+    public var probabilities: [Float?]
+    public var threshold: Double
+    public var readSeconds: Double
+    public var inferenceSeconds: Double
+    public var totalSeconds: Double
+    public var screenedCells: Int { probabilities.lazy.filter { $0 != nil }.count }
+}
+
+/// Screens slides with a model: tissue detection, tiling at the model's resolution, and
+/// streaming batched inference.
+///
+/// A reader thread reads bands of windows and fills batches into a bounded queue (two
+/// batches deep), while the calling thread runs inference on the engine's worker threads:
+/// reading and decoding overlap with compute, and memory does not grow with the slide.
+public final class Screener {
+    public let bundle: ModelBundle
+    public let engine: InferenceEngine
+
+    public init(bundle: ModelBundle) {
+        self.bundle = bundle
+        self.engine = InferenceEngine(network: bundle.network)
+    }
+
+    public var window: Int { bundle.manifest.architecture.inputShape[0] }
+
+    /// The slide's µm per pixel and its source, or an error that says how to give it.
+    public static func resolution(of slide: any Slide, override: Double?) throws(ScreenError) -> (x: Double, y: Double, source: Resolution.Source) {
+        if let override {
+            guard override > 0, override.isFinite else { throw ScreenError(path: slide.path, problem: "--mpp \(override) must be positive") }
+            return (override, override, .user)
+        }
+        let r = slide.metadata.resolution
+        guard let x = r.mppX, let y = r.mppY else {
+            throw ScreenError(path: slide.path, problem: "the slide records no µm per pixel (no openslide.mpp-* property, no TIFF resolution tags)",
+                              hint: "pass the scanner's resolution with --mpp, e.g. --mpp 0.25 for a 40× scan or --mpp 0.5 for 20×; "
+                                  + "check it against the scanner's documentation rather than guessing from the objective")
+        }
+        return (x, y, r.source)
+    }
+
+    public func screen(_ slide: any Slide, options: ScreenOptions,
+                       progress: (_ done: Int, _ total: Int, _ tilesPerSecond: Double) -> Void = { _, _, _ in }) throws -> ScreenResult {
+        let start = Date()
+        let mpp = try Self.resolution(of: slide, override: options.mppOverride)
+        guard [96, 48, 32].contains(options.stride) || (options.stride > 0 && options.stride <= window && (window - options.stride) % 2 == 0) else {
+            throw ScreenError(path: slide.path, problem: "stride \(options.stride) does not centre in a \(window)-pixel window")
+        }
+        let grid = TileGrid(sizeLevel0: slide.metadata.sizeLevel0, mppX: mpp.x, mppY: mpp.y,
+                            targetMPP: bundle.manifest.micronsPerPixel, window: window, stride: options.stride)
+        let mask = try TissueMask.detect(slide)
+        var fractions = [Double](repeating: 0, count: grid.cellCount)
+        var cellsByRow: [[Int]] = Array(repeating: [], count: grid.rows)
+        for row in 0..<grid.rows {
+            for column in 0..<grid.columns {
+                let c = grid.cellLevel0(column: column, row: row)
+                let f = mask.fraction(x: c.x, y: c.y, width: c.width, height: c.height)
+                fractions[row * grid.columns + column] = f
+                if f >= options.minimumTissue && (f > 0 || options.minimumTissue <= 0) { cellsByRow[row].append(column) }
+            }
+        }
+        let total = cellsByRow.reduce(0) { $0 + $1.count }
+        let rowsToRead = cellsByRow
+        var probabilities = [Float?](repeating: nil, count: grid.cellCount)
+        let reader = WindowReader(slide: slide, grid: grid)
+
+        // Reader thread → bounded queue → inference here.
+        let queue = BoundedQueue<WindowBatch>(capacity: 2)
+        let readerState = ReaderState()
+        let w = window, batchSize = options.batchSize, columns = grid.columns
+        let producer = Thread {
+            do {
+                var batch = WindowBatch(capacity: batchSize, window: w)
+                for row in 0..<grid.rows where !rowsToRead[row].isEmpty {
+                    for segment in Self.segments(rowsToRead[row], maxGap: 3) {
+                        let t0 = Date()
+                        let band = try reader.band(row: row, first: segment.first!, last: segment.last!)
+                        for column in segment {
+                            batch.append(cell: row * columns + column, from: band, x: (column - segment.first!) * grid.stride, window: w)
+                            if batch.count == batchSize {
+                                readerState.addSeconds(Date().timeIntervalSince(t0))
+                                if !queue.push(batch) { return }
+                                batch = WindowBatch(capacity: batchSize, window: w)
+                            }
+                        }
+                        readerState.addSeconds(Date().timeIntervalSince(t0))
+                    }
+                }
+                if batch.count > 0 { _ = queue.push(batch) }
+            } catch {
+                readerState.fail(error)
+            }
+            queue.close()
+        }
+        producer.stackSize = 1 << 22
+        producer.start()
+
+        let augmenter = PatchAugmenter(normalization: bundle.manifest.normalization, augment: false)
+        let views = options.testTimeAugmentation ? Array(0..<8) : [0]
+        var inferenceSeconds = 0.0, done = 0
+        var input = [Float](repeating: 0, count: batchSize * w * w * 3)
+        var generator = SplitMix64(seed: 0)
+        let inferenceStart = Date()
+        while let batch = queue.pop() {
+            let t0 = Date()
+            var sums = [Double](repeating: 0, count: batch.count)
+            for view in views {
+                input.withUnsafeMutableBufferPointer { dst in
+                    batch.pixels.withUnsafeBufferPointer { src in
+                        augmenter.fill(dst.baseAddress!, from: src.baseAddress!, count: batch.count, generator: &generator, view: view)
+                    }
+                }
+                let p = input.withUnsafeBufferPointer { engine.probabilities($0.baseAddress!, count: batch.count) }
+                for i in 0..<batch.count { sums[i] += Double(p[i]) }
+            }
+            for (i, cell) in batch.cells.enumerated() { probabilities[cell] = Float(sums[i] / Double(views.count)) }
+            inferenceSeconds += Date().timeIntervalSince(t0)
+            done += batch.count
+            progress(done, total, Double(done) / max(1e-9, Date().timeIntervalSince(inferenceStart)))
+        }
+        queue.close()
+        if let error = readerState.error {
+            if let e = error as? SlideError { throw e }
+            throw error
+        }
+        return ScreenResult(grid: grid, plan: reader.plan, mask: mask, resolutionSource: mpp.source, tissueFractions: fractions,
+                            probabilities: probabilities, threshold: options.threshold ?? bundle.manifest.threshold,
+                            readSeconds: readerState.seconds, inferenceSeconds: inferenceSeconds,
+                            totalSeconds: Date().timeIntervalSince(start))
+    }
+
+    /// Runs of columns, split where more than `maxGap` cells lie between neighbours, so that
+    /// a band does not read long stretches of glass.
+    static func segments(_ columns: [Int], maxGap: Int) -> [[Int]] {
+        var out: [[Int]] = []
+        for c in columns {
+            if let last = out.last?.last, c - last <= maxGap + 1 { out[out.count - 1].append(c) } else { out.append([c]) }
+        }
+        return out
+    }
+}
+
+/// Windows cut from bands, with their cell indices; `[count][window][window][3]` bytes.
+struct WindowBatch: Sendable {
+    var cells: [Int] = []
+    var pixels: [UInt8]
+    var count: Int { cells.count }
+
+    init(capacity: Int, window: Int) {
+        pixels = []
+        pixels.reserveCapacity(capacity * window * window * 3)
+    }
+
+    mutating func append(cell: Int, from band: Raster, x: Int, window: Int) {
+        cells.append(cell)
+        band.pixels.withUnsafeBufferPointer { src in
+            for y in 0..<window {
+                let start = (y * band.width + x) * 3
+                pixels.append(contentsOf: src[start..<(start + window * 3)])
+            }
+        }
+    }
+}
+
+/// The reader thread's busy time and first error.
+final class ReaderState: @unchecked Sendable {
+    private let lock = NSLock()
+    private var _seconds = 0.0
+    private var _error: Error?
+    func addSeconds(_ s: Double) { lock.lock(); _seconds += s; lock.unlock() }
+    func fail(_ e: Error) { lock.lock(); if _error == nil { _error = e }; lock.unlock() }
+    var seconds: Double { lock.lock(); defer { lock.unlock() }; return _seconds }
+    var error: Error? { lock.lock(); defer { lock.unlock() }; return _error }
+}
+
+/// A blocking FIFO of bounded capacity: `push` waits while it is full, `pop` while it is empty.
+final class BoundedQueue<T: Sendable>: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var items: [T] = []
+    private var closed = false
+    let capacity: Int
+
+    init(capacity: Int) { self.capacity = max(1, capacity) }
+
+    /// Returns false (dropping the item) once the queue is closed.
+    func push(_ item: T) -> Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        while items.count >= capacity && !closed { condition.wait() }
+        guard !closed else { return false }
+        items.append(item)
+        condition.broadcast()
+        return true
+    }
+
+    /// The next item, or nil once the queue is closed and drained.
+    func pop() -> T? {
+        condition.lock()
+        defer { condition.unlock() }
+        while items.isEmpty && !closed { condition.wait() }
+        guard !items.isEmpty else { return nil }
+        let item = items.removeFirst()
+        condition.broadcast()
+        return item
+    }
+
+    func close() {
+        condition.lock()
+        closed = true
+        condition.broadcast()
+        condition.unlock()
+    }
+}

@@ -1,0 +1,109 @@
+import Foundation
+import Neural
+import Slides
+
+/// summary.json: what was screened, with what, and what was found.
+public struct ScreenSummary: Sendable, Codable {
+    public struct SlideInfo: Sendable, Codable {
+        public var path: String
+        public var name: String
+        /// OpenSlide's quickhash-1 where the format has one, else the file's SHA-256.
+        public var hash: String
+        public var hashAlgorithm: String
+        public var format: String
+        public var widthLevel0: Int
+        public var heightLevel0: Int
+        public var mppX: Double
+        public var mppY: Double
+        /// "openslide.mpp", "tiff.resolution" or "user".
+        public var mppSource: String
+        public var levelUsed: Int
+        public var levelDownsample: Double
+    }
+    public struct Tiles: Sendable, Codable {
+        /// Cells in the grid over the whole slide.
+        public var total: Int
+        /// Cells with at least the minimum tissue fraction, which were screened.
+        public var withTissue: Int
+        public var positive: Int
+        /// Each cell's edge in level-0 pixels.
+        public var cellWidthLevel0: Double
+        public var cellHeightLevel0: Double
+    }
+    public struct Model: Sendable, Codable {
+        public var name: String
+        public var path: String
+        /// SHA-256 of model.json followed by weights.safetensors.
+        public var sha256: String
+        public var architecture: String
+        public var micronsPerPixel: Double
+        public init(name: String, path: String, sha256: String, architecture: String, micronsPerPixel: Double) {
+            self.name = name; self.path = path; self.sha256 = sha256; self.architecture = architecture
+            self.micronsPerPixel = micronsPerPixel
+        }
+    }
+    public struct Timings: Sendable, Codable {
+        /// Reader-thread time: reading, decoding and resampling windows (overlaps inference).
+        public var readSeconds: Double
+        public var inferenceSeconds: Double
+        public var writeSeconds: Double
+        public var totalSeconds: Double
+        /// Screened tiles per second of wall time, tissue detection and writing included.
+        public var tilesPerSecond: Double
+    }
+
+    public var status = "ok"
+    public var slide: SlideInfo
+    public var tiles: Tiles
+    /// Positive tissue area over tissue area, over screened cells.
+    public var tumourFraction: Double
+    public var tissueAreaMM2: Double
+    public var positiveAreaMM2: Double
+    public var maxProbability: Double?
+    public var largestRegionMM2: Double
+    public var regionCount: Int
+    public var threshold: Double
+    public var model: Model
+    public var tool: [String: String]
+    public var parameters: ScreenOptions
+    public var timings: Timings
+    public var outputs: [String]
+}
+
+extension ScreenSummary {
+    /// Builds the summary; `writeSeconds` is filled in by the writer.
+    public static func make(result: ScreenResult, slide: any Slide, slideName: String, regions: [Region], model: Model,
+                            options: ScreenOptions, toolVersion: String, outputs: [String]) -> ScreenSummary {
+        let grid = result.grid
+        var tissueArea = 0.0, positiveArea = 0.0, positives = 0, screened = 0
+        var maxP: Double?
+        for (i, p) in result.probabilities.enumerated() {
+            guard let p else { continue }
+            screened += 1
+            let r = Regions.clipped(grid, i)
+            let area = r.width * r.height * result.tissueFractions[i] * grid.level0PixelAreaMM2
+            tissueArea += area
+            if Double(p) >= result.threshold { positives += 1; positiveArea += area }
+            maxP = max(maxP ?? 0, Double(p))
+        }
+        let hash: (String, String) = slide.metadata.quickHash1.map { ($0, "openslide.quickhash-1") }
+            ?? (SHA256.hex(fileAt: URL(fileURLWithPath: slide.path)) ?? "unavailable", "sha256")
+        let info = SlideInfo(path: slide.path, name: slideName, hash: hash.0, hashAlgorithm: hash.1, format: slide.metadata.format,
+                             widthLevel0: grid.sizeLevel0.width, heightLevel0: grid.sizeLevel0.height, mppX: grid.mppX, mppY: grid.mppY,
+                             mppSource: result.resolutionSource.rawValue, levelUsed: result.plan.level, levelDownsample: result.plan.downsample)
+        let c = grid.cellLevel0(column: 0, row: 0)
+        let tilesPerSecond = Double(screened) / max(1e-9, result.totalSeconds)
+        return ScreenSummary(
+            slide: info, tiles: Tiles(total: grid.cellCount, withTissue: screened, positive: positives, cellWidthLevel0: c.width,
+                                      cellHeightLevel0: c.height),
+            tumourFraction: tissueArea > 0 ? positiveArea / tissueArea : 0, tissueAreaMM2: tissueArea, positiveAreaMM2: positiveArea,
+            maxProbability: maxP, largestRegionMM2: regions.map(\.areaMM2).max() ?? 0, regionCount: regions.count,
+            threshold: result.threshold, model: model, tool: ["name": "histoscreen", "version": toolVersion],
+            parameters: options,
+            timings: Timings(readSeconds: result.readSeconds, inferenceSeconds: result.inferenceSeconds, writeSeconds: 0,
+                             totalSeconds: result.totalSeconds, tilesPerSecond: tilesPerSecond),
+            outputs: outputs)
+    }
+}
+
+import Imaging

@@ -1,0 +1,163 @@
+import ArgumentParser
+import Foundation
+import Neural
+import Screening
+import Slides
+
+/// `histoscreen screen SLIDE... --out DIR`: the main job.
+struct Screen: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Screen whole-slide images for tumour.",
+        discussion: """
+            For each slide: finds the tissue, cuts it into 96×96-pixel windows at the model's µm per pixel, \
+            runs the classifier, and writes into DIR/<slide-name>/: heatmap.png, overlay.png, tissue.png, tiles.csv, \
+            regions.geojson (QuPath), summary.json and report.html. Slides are screened one after another; one that \
+            fails is reported and the rest still run (exit status 1 if any failed). With --json the summary is \
+            printed to stdout (an array when several slides are given).
+            """
+    )
+
+    @Argument(help: "Slide files (any format OpenSlide reads, or 8-bit RGB TIFF/PNG).", completion: .file())
+    var slides: [String]
+
+    @Option(help: "Model bundle (default: the bundled \(ModelLocation.defaultName)).")
+    var model: String?
+
+    @Option(help: "Output folder.")
+    var out: String
+
+    @Option(help: "Cell size in model pixels: 96 (no overlap), 48, or 32 (each cell is a window's PCam centre region).")
+    var stride = 96
+
+    @Option(help: "µm per pixel of level 0, for slides without resolution metadata (overrides the metadata).")
+    var mpp: Double?
+
+    @Option(help: "Decision threshold (default: the model's, chosen on validation data).")
+    var threshold: Double?
+
+    @Flag(help: "Average the 8 flips and rotations of each window (8× slower).")
+    var tta = false
+
+    @Option(help: "Minimum tissue fraction for a cell to be screened (0–1).")
+    var minTissue = 0.5
+
+    @Option(help: "Windows per inference batch.")
+    var batch = 64
+
+    @Option(help: "Inference threads (default: all cores).")
+    var threads: Int?
+
+    @Flag(help: "Print the summary as JSON to stdout.")
+    var json = false
+
+    @Flag(help: "No progress bar.")
+    var quiet = false
+
+    func validate() throws {
+        guard [96, 48, 32].contains(stride) else { throw ValidationError("--stride must be 96, 48 or 32") }
+        guard (0...1).contains(minTissue) else { throw ValidationError("--min-tissue must be between 0 and 1") }
+        if let threshold, !(threshold > 0 && threshold < 1) { throw ValidationError("--threshold must be between 0 and 1") }
+        if let mpp, !(mpp > 0) { throw ValidationError("--mpp must be positive") }
+        guard batch >= 1 else { throw ValidationError("--batch must be at least 1") }
+    }
+
+    func run() throws {
+        if let threads { Threading.threadCount = threads }
+        let outURL = URL(fileURLWithPath: out)
+        let modelURL: URL
+        let bundle: ModelBundle
+        do {
+            try ScreenWriter.prepare(outURL)
+            modelURL = try ModelLocation.resolve(model)
+            bundle = try ModelBundle.load(from: modelURL)
+        } catch let error as ScreenError {
+            printError(error.description); throw ExitCode(1)
+        } catch let error as ModelBundleError {
+            printError(error.description); throw ExitCode(1)
+        }
+        var options = ScreenOptions()
+        options.stride = stride
+        options.mppOverride = mpp
+        options.threshold = threshold
+        options.testTimeAugmentation = tta
+        options.minimumTissue = minTissue
+        options.batchSize = batch
+        let screener = Screener(bundle: bundle)
+        let modelInfo = ScreenSummary.Model(name: bundle.manifest.name, path: modelURL.relativePath,
+                                            sha256: ScreenWriter.modelHash(modelURL), architecture: bundle.manifest.architecture.name,
+                                            micronsPerPixel: bundle.manifest.micronsPerPixel)
+        let progress = ProgressBar(enabled: !quiet)
+        var summaries: [ScreenSummary] = []
+        var failures: [(String, String)] = []
+        for (k, path) in slides.enumerated() {
+            let label = slides.count > 1 ? "[\(k + 1)/\(slides.count)] \(ScreenWriter.slideName(path))" : ScreenWriter.slideName(path)
+            do {
+                let slide = try openSlide(at: URL(fileURLWithPath: path))
+                progress.update(label, done: 0, total: 1, detail: "finding tissue", force: true)
+                let result = try screener.screen(slide, options: options) { done, total, rate in
+                    let eta = rate > 0 ? Double(total - done) / rate : .nan
+                    progress.update(label, done: done, total: total,
+                                    detail: String(format: "tiles  %.0f tiles/s  ETA %@", rate, formatDuration(eta)))
+                }
+                let summary = try ScreenWriter.write(result: result, slide: slide, model: modelInfo, options: options,
+                                                     toolVersion: histoScreenVersion, to: outURL)
+                summaries.append(summary)
+                progress.finish()
+                if !json {
+                    print(String(format: "%@: %d tiles with tissue, %d positive; tumour fraction %.1f%%, max p %.3f, %d region%@ (largest %.3f mm²); %.1f s → %@",
+                                 path, summary.tiles.withTissue, summary.tiles.positive, 100 * summary.tumourFraction,
+                                 summary.maxProbability ?? 0, summary.regionCount, summary.regionCount == 1 ? "" : "s",
+                                 summary.largestRegionMM2, summary.timings.totalSeconds,
+                                 outURL.appendingPathComponent(summary.slide.name).relativePath + "/"))
+                }
+            } catch {
+                progress.finish()
+                let message = String(describing: error)
+                failures.append((path, message))
+                printError(message)
+            }
+        }
+        if json {
+            if slides.count == 1, let only = summaries.first {
+                print(try encodeJSON(only))
+            } else {
+                struct Failure: Encodable { var status = "error"; var slide: String; var error: String }
+                var items: [AnyEncodable] = summaries.map { AnyEncodable($0) }
+                items += failures.map { AnyEncodable(Failure(slide: $0.0, error: $0.1)) }
+                print(try encodeJSON(items))
+            }
+        }
+        if !failures.isEmpty { throw ExitCode(1) }
+    }
+}
+
+/// Type-erased Encodable, for mixed JSON arrays.
+struct AnyEncodable: Encodable {
+    let encodeValue: (Encoder) throws -> Void
+    init(_ value: some Encodable) { encodeValue = value.encode }
+    func encode(to encoder: Encoder) throws { try encodeValue(encoder) }
+}
+
+/// Where the bundled model is found when --model is not given.
+enum ModelLocation {
+    static let defaultName = "histoscreen-pcam.hsmodel"
+
+    /// --model if given; else HISTOSCREEN_MODEL; else Samples/models/<default> under the working
+    /// directory or the folders above the executable (a checkout's .build/<config>/).
+    static func resolve(_ explicit: String?) throws(ScreenError) -> URL {
+        if let explicit { return URL(fileURLWithPath: explicit) }
+        if let env = ProcessInfo.processInfo.environment["HISTOSCREEN_MODEL"] { return URL(fileURLWithPath: env) }
+        let relative = "Samples/models/\(defaultName)"
+        var candidates = [URL(fileURLWithPath: relative)]
+        var dir = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+        for _ in 0..<5 {
+            candidates.append(dir.appendingPathComponent(relative))
+            dir = dir.deletingLastPathComponent()
+        }
+        if let found = candidates.first(where: { FileManager.default.fileExists(atPath: $0.appendingPathComponent("model.json").path) }) {
+            return found
+        }
+        throw ScreenError(path: relative, problem: "the bundled model was not found",
+                          hint: "run from the repository root, or pass --model NAME.hsmodel")
+    }
+}
