@@ -64,6 +64,13 @@ public struct ReadPlan: Sendable, Equatable {
     public let levelPixelsPerTargetX: Double
     public let levelPixelsPerTargetY: Double
 
+    init(level: Int, downsample: Double, levelPixelsPerTargetX: Double, levelPixelsPerTargetY: Double) {
+        self.level = level
+        self.downsample = downsample
+        self.levelPixelsPerTargetX = levelPixelsPerTargetX
+        self.levelPixelsPerTargetY = levelPixelsPerTargetY
+    }
+
     /// Picks the level closest to the target resolution and no coarser.
     public init(slide: any Slide, grid: TileGrid) {
         var best = 0
@@ -104,8 +111,11 @@ public struct WindowReader: Sendable {
         let region = try slide.readRegion(
             originLevel0: PixelPoint(x: Int((Double(ix0) * plan.downsample).rounded()), y: Int((Double(iy0) * plan.downsample).rounded())),
             level: plan.level, sizeAtLevel: PixelSize(width: ix1 - ix0, height: iy1 - iy0))
-        if abs(sx - 1) < 1e-9 && abs(sy - 1) < 1e-9 && region.width == widthT && region.height == heightT {
-            return region  // already at the target resolution, pixel-aligned
+        // Already at the target resolution and pixel-aligned (to within 1/100 px over the band,
+        // which absorbs the float rounding of TIFF resolution tags): crop instead of resampling.
+        if abs(sx - 1) * Double(widthT) < 0.01 && abs(sy - 1) * Double(heightT) < 0.01
+            && lx0 - Double(ix0) < 0.01 && ly0 - Double(iy0) < 0.01 && region.width >= widthT && region.height >= heightT {
+            return region.width == widthT && region.height == heightT ? region : region.cropped(x: 0, y: 0, width: widthT, height: heightT)
         }
         return region.resampledArea(width: widthT, height: heightT, scaleX: sx, scaleY: sy,
                                     offsetX: lx0 - Double(ix0), offsetY: ly0 - Double(iy0))
