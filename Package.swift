@@ -58,7 +58,7 @@ let tests: [Target] = [
     .testTarget(name: "NeuralTests", dependencies: ["Neural", "_TestSupport"]),
     .testTarget(name: "TrainingTests", dependencies: ["Training", "Neural", "Imaging", "_TestSupport"]),
     .testTarget(name: "ScreeningTests", dependencies: ["Screening", "Slides", "Neural", "Imaging", "_TestSupport"]),
-    .testTarget(name: "CLITests", dependencies: ["histoscreen", "Slides", "_TestSupport"]),
+    .testTarget(name: "CLITests", dependencies: ["histoscreen", "Slides", "Screening", "Imaging", "Neural", "_TestSupport"]),
 ]
 
 let package = Package(

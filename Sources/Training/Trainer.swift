@@ -310,11 +310,13 @@ public final class Trainer {
         return InputNormalization(mean: mean, std: std)
     }
 
-    /// σ(logit) for `count` patches, in batches of 128, in inference mode.
+    /// σ(logit) for `count` patches, in batches of 128, through the inference engine (the
+    /// same path screening uses), averaged over the dihedral `views`.
     public static func predict(_ network: Network<Float>, pixels: [UInt8], count: Int, augmenter: PatchAugmenter,
                                views: [Int] = [0]) -> [Double] {
         var plain = augmenter
         plain.augment = false
+        let engine = InferenceEngine(network: network)
         var out = [Double](repeating: 0, count: count)
         let size = 96 * 96 * 3
         var generator = SplitMix64(seed: 0)
@@ -328,7 +330,7 @@ public final class Trainer {
                         plain.fill(dst.baseAddress!, from: src.baseAddress! + start * size, count: n, generator: &generator, view: view)
                     }
                 }
-                let p = network.predict(Tensor(shape: [n, 96, 96, 3], data: input))
+                let p = input.withUnsafeBufferPointer { engine.probabilities($0.baseAddress!, count: n) }
                 for i in 0..<n { out[start + i] += Double(p[i]) / Double(views.count) }
                 start += n
             }

@@ -26,6 +26,9 @@ struct Bench: ParsableCommand {
     @Flag(help: "Skip the training measurement.")
     var noTraining = false
 
+    @Flag(help: "Skip the cblas_sgemm reference measurement.")
+    var noSgemm = false
+
     @Option(help: "The CPU's float32 FMA ceiling in GFLOP/s, for the percentages (2 Zen 5 cores with AVX-512: 512).")
     var fmaCeiling: Double = 512
 
@@ -70,8 +73,8 @@ struct Bench: ParsableCommand {
 
     func run() throws {
         if let threads { Threading.threadCount = threads }
-        let sgemm = Benchmark.Stat(Benchmark.sgemm(repeats: repeats))
-        if !json { print("cblas_sgemm 2048³: \(fixed(sgemm.median, 1)) GFLOP/s (\(fixed(sgemm.min, 1))–\(fixed(sgemm.max, 1))); \(BLAS.coreName) kernels") }
+        let sgemm = Benchmark.Stat(noSgemm ? [.nan] : Benchmark.sgemm(repeats: repeats))
+        if !json && !noSgemm { print("cblas_sgemm 2048³: \(fixed(sgemm.median, 1)) GFLOP/s (\(fixed(sgemm.min, 1))–\(fixed(sgemm.max, 1))); \(BLAS.coreName) kernels") }
         var reports: [ArchReport] = []
         for arch in architectures {
             let net = try Network<Float>(spec: ModelSpec.builtin(arch)!, seed: 1)
