@@ -76,6 +76,13 @@ public enum Renderings {
         return canvas
     }
 
+    /// The slide overview scaled to fit `maxSize` (for worklists).
+    public static func thumbnail(_ image: Raster, maxSize: Int) -> Raster {
+        let scale = max(1, Double(max(image.width, image.height)) / Double(maxSize))
+        return image.resampledArea(width: max(1, Int((Double(image.width) / scale).rounded())),
+                                   height: max(1, Int((Double(image.height) / scale).rounded())))
+    }
+
     static func formatShort(_ v: Double) -> String {
         v == v.rounded() ? String(Int(v)) : String(format: "%g", v)
     }

@@ -6,7 +6,7 @@ import Slides
 /// hidden temporary folder beside it, which replaces the old folder only when complete, so a
 /// screen that fails part-way leaves no half-written result.
 public enum ScreenWriter {
-    public static let files = ["summary.json", "tiles.csv", "regions.geojson", "heatmap.png", "overlay.png", "tissue.png", "report.html"]
+    public static let files = ["summary.json", "tiles.csv", "regions.geojson", "heatmap.png", "overlay.png", "tissue.png", "thumbnail.png", "report.html"]
 
     /// The output folder name for a slide: its file name without the extension.
     public static func slideName(_ path: String) -> String {
@@ -29,6 +29,7 @@ public enum ScreenWriter {
             let tissuePNG = try PNG.encode(result.mask.overlay())
             try AtomicFile.write(tissuePNG, to: temp.appendingPathComponent("tissue.png"))
             try PNG.write(Renderings.heatmap(result), to: temp.appendingPathComponent("heatmap.png"))
+            try PNG.write(Renderings.thumbnail(result.mask.thumbnail, maxSize: 256), to: temp.appendingPathComponent("thumbnail.png"))
             let subtitle = String(format: "tumour fraction %.1f%%, max p %.3f, %d region%@; model %@, stride %d",
                                   100 * summary.tumourFraction, summary.maxProbability ?? 0, regions.count,
                                   regions.count == 1 ? "" : "s", model.name, options.stride)

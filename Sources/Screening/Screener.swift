@@ -52,7 +52,7 @@ public struct ScreenResult: Sendable {
 /// A reader thread reads bands of windows and fills batches into a bounded queue (two
 /// batches deep), while the calling thread runs inference on the engine's worker threads:
 /// reading and decoding overlap with compute, and memory does not grow with the slide.
-public final class Screener {
+public final class Screener: @unchecked Sendable {  // immutable after init; screen() keeps its state local
     public let bundle: ModelBundle
     public let engine: InferenceEngine
 

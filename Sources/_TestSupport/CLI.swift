@@ -3,6 +3,7 @@ import Foundation
 /// Runs the built `histoscreen` executable, for end-to-end tests of the CLI.
 public enum CLI {
     public struct Result: Sendable {
+        public init(status: Int32, stdout: String, stderr: String) { self.status = status; self.stdout = stdout; self.stderr = stderr }
         public var status: Int32
         public var stdout: String
         public var stderr: String

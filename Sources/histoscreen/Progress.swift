@@ -2,17 +2,20 @@ import Foundation
 
 /// A progress line on stderr. On a terminal it redraws in place (at most 10 times a second);
 /// otherwise (a log file, CI) it prints a plain line at most every 10 seconds, so logs stay short.
-final class ProgressBar {
+final class ProgressBar: @unchecked Sendable {  // every method takes `lock`
     private let enabled: Bool
     private let interactive = isatty(STDERR_FILENO) != 0
     private var lastDraw = 0.0
     private var drawn = false
+    private let lock = NSRecursiveLock()
 
     init(enabled: Bool = true) { self.enabled = enabled }
 
     /// Draws `label` with a bar for `done` of `total` and a trailing `detail`.
     func update(_ label: String, done: Int, total: Int, detail: String, force: Bool = false) {
         guard enabled else { return }
+        lock.lock()
+        defer { lock.unlock() }
         let now = Date().timeIntervalSince1970
         guard force || now - lastDraw >= (interactive ? 0.1 : 10) || done == total else { return }
         lastDraw = now
@@ -31,6 +34,8 @@ final class ProgressBar {
     /// Ends the current line (so the next output starts on a fresh one).
     func finish(_ message: String? = nil) {
         guard enabled else { return }
+        lock.lock()
+        defer { lock.unlock() }
         if interactive && drawn { write("\r\u{1B}[2K") }
         drawn = false
         if let message { write(message + "\n") }
@@ -38,6 +43,8 @@ final class ProgressBar {
 
     func message(_ text: String) {
         guard enabled else { return }
+        lock.lock()
+        defer { lock.unlock() }
         finish()
         write(text + "\n")
     }
