@@ -9,6 +9,6 @@ struct HistoScreen: ParsableCommand {
         commandName: "histoscreen",
         abstract: "Screen whole-slide histology images for tumour.",
         version: histoScreenVersion,
-        subcommands: [Screen.self, TriageCommand.self, WorklistCommand.self, Info.self, Split.self, Train.self, Evaluate.self, InitModel.self, Bench.self]
+        subcommands: [Screen.self, TriageCommand.self, WorklistCommand.self, Info.self, Split.self, Train.self, Evaluate.self, InitModel.self, Bench.self, MakeSlide.self]
     )
 }

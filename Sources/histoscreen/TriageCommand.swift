@@ -14,7 +14,7 @@ struct TriageCommand: ParsableCommand {
             line, or a CSV with a path column). Each slide is screened into DIR/<slide-name>/ as `screen` does. A slide \
             whose summary already exists for the same slide hash, model and parameters is skipped, so an interrupted \
             triage is resumed by running the same command. A slide that fails gets DIR/<slide-name>/error.json and an \
-            error row; the others go on, and the exit status is 1. At the end DIR/worklist.csv, worklist.json and \
+            error row; the others go on, and the exit status is 1 (2 when nothing could start: a bad model, output folder or input). At the end DIR/worklist.csv, worklist.json and \
             worklist.html are rebuilt from every summary in DIR. \
             --shard K/N screens only this machine's part, for Slurm job arrays or Kubernetes Indexed Jobs writing to \
             one shared DIR; run `histoscreen worklist DIR` after the last shard.
@@ -56,9 +56,10 @@ struct TriageCommand: ParsableCommand {
             modelURL = try ModelLocation.resolve(model)
             bundle = try ModelBundle.load(from: modelURL)
         } catch let error as ScreenError {
-            printError(error.description); throw ExitCode(1)
+            // Status 2: nothing was screened (1 is kept for "some slides failed").
+            printError(error.description); throw ExitCode(2)
         } catch let error as ModelBundleError {
-            printError(error.description); throw ExitCode(1)
+            printError(error.description); throw ExitCode(2)
         }
         var options = ScreenOptions()
         options.stride = stride
