@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 
 /// Throughput measurements of the engine, for `histoscreen bench`.
@@ -21,6 +22,24 @@ public enum Benchmark {
         let start = DispatchTime.now().uptimeNanoseconds
         body()
         return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+    }
+
+    /// The float32 FMA ceiling of this CPU in GFLOP/s, measured: every engine thread runs
+    /// independent FMA chains (AVX-512 where available, else AVX2) with no memory traffic.
+    public static func fmaCeiling(seconds: Double = 0.3) -> Double {
+        let avx512 = Kernels.avx512
+        let flopsPerIteration = Double(16 * (avx512 ? 32 : 16))
+        let iterations = 2_000_000
+        let threads = Threading.threadCount
+        let elapsed = time {
+            Threading.parallelFor(threads) { _, range in
+                for _ in range {
+                    let value = avx512 ? hs_fma_peak_avx512(iterations) : hs_fma_peak_avx2(iterations)
+                    if value == 42 { print(value) }  // keeps the result alive
+                }
+            }
+        }
+        return Double(threads) * Double(iterations) * flopsPerIteration / elapsed / 1e9
     }
 
     /// GFLOP/s of `cblas_sgemm` on n×n×n Float matrices through the linked OpenBLAS, per repeat.

@@ -29,8 +29,8 @@ struct Bench: ParsableCommand {
     @Flag(help: "Skip the cblas_sgemm reference measurement.")
     var noSgemm = false
 
-    @Option(help: "The CPU's float32 FMA ceiling in GFLOP/s, for the percentages (2 Zen 5 cores with AVX-512: 512).")
-    var fmaCeiling: Double = 512
+    @Option(help: "The CPU's float32 FMA ceiling in GFLOP/s for the percentages (default: measured in this run).")
+    var fmaCeiling: Double?
 
     @Flag(help: "Print the time spent in each layer (to stderr).")
     var profile = false
@@ -74,6 +74,10 @@ struct Bench: ParsableCommand {
     func run() throws {
         if let threads { Threading.threadCount = threads }
         let sgemm = Benchmark.Stat(noSgemm ? [.nan] : Benchmark.sgemm(repeats: repeats))
+        let fmaCeiling = self.fmaCeiling ?? Benchmark.Stat((0..<3).map { _ in Benchmark.fmaCeiling() }).median
+        if !json {
+            print("FMA ceiling: \(fixed(fmaCeiling, 1)) GFLOP/s on \(Threading.threadCount) threads (\(Kernels.description))")
+        }
         if !json && !noSgemm { print("cblas_sgemm 2048³: \(fixed(sgemm.median, 1)) GFLOP/s (\(fixed(sgemm.min, 1))–\(fixed(sgemm.max, 1))); \(BLAS.coreName) kernels") }
         var reports: [ArchReport] = []
         for arch in architectures {
