@@ -139,16 +139,8 @@ public final class Conv2D<Scalar: NeuralScalar>: Layer {
                         while first < n {
                             let images = min(imagesPerChunk, n - first)
                             let m = images * rowsPerImage
-                            let a: UnsafePointer<Scalar>
-                            if g.isPointwise {
-                                a = xp.baseAddress! + first * x.itemCount
-                            } else {
-                                for i in 0..<images {
-                                    im2col(g, image: xp.baseAddress! + (first + i) * x.itemCount,
-                                           columns: cp.baseAddress! + i * rowsPerImage * k)
-                                }
-                                a = UnsafePointer(cp.baseAddress!)
-                            }
+                            let a = columns(g, images: xp.baseAddress! + first * x.itemCount, count: images,
+                                            imageSize: x.itemCount, buffer: cp.baseAddress)
                             // out[M, Cout] = cols[M, K] · kernel[K, Cout]
                             Scalar.gemm(transA: false, transB: false, m: m, n: cout, k: k, alpha: 1,
                                         a: a, lda: k, b: wp.baseAddress!, ldb: cout,
@@ -224,16 +216,8 @@ public final class Conv2D<Scalar: NeuralScalar>: Layer {
                                 let m = images * rowsPerImage
                                 let dyChunk = dyp.baseAddress! + first * rowsPerImage * cout
                                 if portableWeights {
-                                    let a: UnsafePointer<Scalar>
-                                    if g.isPointwise {
-                                        a = xp.baseAddress! + first * x.itemCount
-                                    } else {
-                                        for i in 0..<images {
-                                            im2col(g, image: xp.baseAddress! + (first + i) * x.itemCount,
-                                                   columns: cp.baseAddress! + i * rowsPerImage * k)
-                                        }
-                                        a = UnsafePointer(cp.baseAddress!)
-                                    }
+                                    let a = columns(g, images: xp.baseAddress! + first * x.itemCount, count: images,
+                                                    imageSize: x.itemCount, buffer: cp.baseAddress)
                                     // dKernel[K, Cout] += cols[M, K]ᵀ · dy[M, Cout]
                                     Scalar.gemm(transA: true, transB: false, m: k, n: cout, k: m, alpha: 1,
                                                 a: a, lda: k, b: dyChunk, ldb: cout,
@@ -280,6 +264,17 @@ extension Conv2D {
 }
 
 nonisolated(unsafe) private var forcePortableStorage = false
+
+/// The im2col matrix `[count · OH · OW, K]` of `count` consecutive images: the images
+/// themselves for a pointwise convolution, else gathered into `buffer`.
+@inline(__always)
+func columns<T: NeuralScalar>(_ g: ConvGeometry, images: UnsafePointer<T>, count: Int, imageSize: Int,
+                              buffer: UnsafeMutablePointer<T>?) -> UnsafePointer<T> {
+    if g.isPointwise { return images }
+    let rows = g.patchCount * g.patchLength
+    for i in 0..<count { im2col(g, image: images + i * imageSize, columns: buffer! + i * rows) }
+    return UnsafePointer(buffer!)
+}
 
 /// Adds `bias[c]` to every row of a `[rows, C]` buffer.
 @inline(__always)

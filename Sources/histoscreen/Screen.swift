@@ -20,29 +20,10 @@ struct Screen: ParsableCommand {
     @Argument(help: "Slide files (any format OpenSlide reads, or 8-bit RGB TIFF/PNG).", completion: .file())
     var slides: [String]
 
-    @Option(help: "Model bundle (default: the bundled \(ModelLocation.defaultName)).")
-    var model: String?
-
     @Option(help: "Output folder.")
     var out: String
 
-    @Option(help: "Cell size in model pixels: 96 (no overlap), 48, or 32 (each cell is a window's PCam centre region).")
-    var stride = 96
-
-    @Option(help: "µm per pixel of level 0, for slides without resolution metadata (overrides the metadata).")
-    var mpp: Double?
-
-    @Option(help: "Decision threshold (default: the model's, chosen on validation data).")
-    var threshold: Double?
-
-    @Flag(help: "Average the 8 flips and rotations of each window (8× slower).")
-    var tta = false
-
-    @Option(help: "Minimum tissue fraction for a cell to be screened (0–1).")
-    var minTissue = 0.5
-
-    @Option(help: "Windows per inference batch.")
-    var batch = 64
+    @OptionGroup var screening: ScreenOptionGroup
 
     @Option(help: "Inference threads (default: all cores).")
     var threads: Int?
@@ -53,39 +34,21 @@ struct Screen: ParsableCommand {
     @Flag(help: "No progress bar.")
     var quiet = false
 
-    func validate() throws {
-        guard [96, 48, 32].contains(stride) else { throw ValidationError("--stride must be 96, 48 or 32") }
-        guard (0...1).contains(minTissue) else { throw ValidationError("--min-tissue must be between 0 and 1") }
-        if let threshold, !(threshold > 0 && threshold < 1) { throw ValidationError("--threshold must be between 0 and 1") }
-        if let mpp, !(mpp > 0) { throw ValidationError("--mpp must be positive") }
-        guard batch >= 1 else { throw ValidationError("--batch must be at least 1") }
-    }
-
     func run() throws {
         if let threads { Threading.threadCount = threads }
         let outURL = URL(fileURLWithPath: out)
-        let modelURL: URL
-        let bundle: ModelBundle
+        let model: (bundle: ModelBundle, info: ScreenSummary.Model)
         do {
             try ScreenWriter.prepare(outURL)
-            modelURL = try ModelLocation.resolve(model)
-            bundle = try ModelBundle.load(from: modelURL)
+            model = try screening.loadModel()
         } catch let error as ScreenError {
             printError(error.description); throw ExitCode(1)
         } catch let error as ModelBundleError {
             printError(error.description); throw ExitCode(1)
         }
-        var options = ScreenOptions()
-        options.stride = stride
-        options.mppOverride = mpp
-        options.threshold = threshold
-        options.testTimeAugmentation = tta
-        options.minimumTissue = minTissue
-        options.batchSize = batch
-        let screener = Screener(bundle: bundle)
-        let modelInfo = ScreenSummary.Model(name: bundle.manifest.name, path: modelURL.relativePath,
-                                            sha256: ScreenWriter.modelHash(modelURL), architecture: bundle.manifest.architecture.name,
-                                            micronsPerPixel: bundle.manifest.micronsPerPixel)
+        let options = screening.screenOptions
+        let screener = Screener(bundle: model.bundle)
+        let modelInfo = model.info
         let progress = ProgressBar(enabled: !quiet)
         var summaries: [ScreenSummary] = []
         var failures: [(String, String)] = []

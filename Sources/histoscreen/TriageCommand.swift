@@ -25,19 +25,13 @@ struct TriageCommand: ParsableCommand {
     var inputs: [String]
 
     @Option(help: "Output folder.") var out: String
-    @Option(help: "Model bundle (default: the bundled \(ModelLocation.defaultName)).") var model: String?
     @Option(help: "This machine's share, K/N (1-based), e.g. $((SLURM_ARRAY_TASK_ID + 1))/$SLURM_ARRAY_TASK_COUNT.") var shard: String?
     @Option(help: "Slides screened at once; the engine's threads are divided among them.") var jobs = 1
-    @Option(help: "Cell size in model pixels: 96, 48 or 32.") var stride = 96
-    @Option(help: "µm per pixel for slides without resolution metadata.") var mpp: Double?
-    @Option(help: "Decision threshold (default: the model's).") var threshold: Double?
-    @Option(help: "Minimum tissue fraction of a screened cell.") var minTissue = 0.5
-    @Flag(help: "Average the 8 flips and rotations of each window.") var tta = false
+    @OptionGroup var screening: ScreenOptionGroup
     @Flag(help: "No progress output.") var quiet = false
     @Flag(help: "Print the worklist as JSON to stdout.") var json = false
 
     func validate() throws {
-        guard [96, 48, 32].contains(stride) else { throw ValidationError("--stride must be 96, 48 or 32") }
         guard jobs >= 1 else { throw ValidationError("--jobs must be at least 1") }
     }
 
@@ -45,36 +39,25 @@ struct TriageCommand: ParsableCommand {
         let outURL = URL(fileURLWithPath: out)
         let slides: [String]
         let part: Shard
-        let modelURL: URL
-        let bundle: ModelBundle
+        let model: (bundle: ModelBundle, info: ScreenSummary.Model)
         do {
             part = try shard.map(Shard.parse) ?? .all
             try ScreenWriter.prepare(outURL)
             let all = try SlideInputs.collect(inputs)
             try Triage.checkNames(all)
             slides = all.filter { part.contains(slideName: ScreenWriter.slideName($0)) }
-            modelURL = try ModelLocation.resolve(model)
-            bundle = try ModelBundle.load(from: modelURL)
+            model = try screening.loadModel()
         } catch let error as ScreenError {
             // Status 2: nothing was screened (1 is kept for "some slides failed").
             printError(error.description); throw ExitCode(2)
         } catch let error as ModelBundleError {
             printError(error.description); throw ExitCode(2)
         }
-        var options = ScreenOptions()
-        options.stride = stride
-        options.mppOverride = mpp
-        options.threshold = threshold
-        options.testTimeAugmentation = tta
-        options.minimumTissue = minTissue
+        let options = screening.screenOptions
         let workers = min(jobs, max(1, slides.count))
         Threading.threadCount = max(1, Threading.threadCount / workers)
-        let triage = Triage(screener: Screener(bundle: bundle),
-                            model: ScreenSummary.Model(name: bundle.manifest.name, path: modelURL.relativePath,
-                                                       sha256: ScreenWriter.modelHash(modelURL),
-                                                       architecture: bundle.manifest.architecture.name,
-                                                       micronsPerPixel: bundle.manifest.micronsPerPixel),
-                            options: options, toolVersion: histoScreenVersion)
+        let triage = Triage(screener: Screener(bundle: model.bundle), model: model.info, options: options,
+                            toolVersion: histoScreenVersion)
         let progress = ProgressBar(enabled: !quiet)
         if !quiet {
             progress.message("triage: \(slides.count) slide\(slides.count == 1 ? "" : "s")\(part.count > 1 ? " in shard \(part)" : "") → \(out)")

@@ -1,0 +1,56 @@
+import ArgumentParser
+import Foundation
+import Neural
+import Screening
+
+/// The options `screen` and `triage` share: the model and how slides are screened.
+struct ScreenOptionGroup: ParsableArguments {
+    @Option(help: "Model bundle (default: the bundled \(ModelLocation.defaultName)).")
+    var model: String?
+
+    @Option(help: "Cell size in model pixels: 96 (no overlap), 48, or 32 (each cell is a window's PCam centre region).")
+    var stride = 96
+
+    @Option(help: "µm per pixel of level 0, for slides without resolution metadata (overrides the metadata).")
+    var mpp: Double?
+
+    @Option(help: "Decision threshold (default: the model's, chosen on validation data).")
+    var threshold: Double?
+
+    @Flag(help: "Average the 8 flips and rotations of each window (8× slower).")
+    var tta = false
+
+    @Option(help: "Minimum tissue fraction for a cell to be screened (0–1; 0 screens every cell).")
+    var minTissue = 0.5
+
+    @Option(help: "Windows per inference batch.")
+    var batch = 64
+
+    func validate() throws {
+        guard [96, 48, 32].contains(stride) else { throw ValidationError("--stride must be 96, 48 or 32") }
+        guard (0...1).contains(minTissue) else { throw ValidationError("--min-tissue must be between 0 and 1") }
+        if let threshold, !(threshold > 0 && threshold < 1) { throw ValidationError("--threshold must be between 0 and 1") }
+        if let mpp, !(mpp > 0) { throw ValidationError("--mpp must be positive") }
+        guard batch >= 1 else { throw ValidationError("--batch must be at least 1") }
+    }
+
+    var screenOptions: ScreenOptions {
+        var options = ScreenOptions()
+        options.stride = stride
+        options.mppOverride = mpp
+        options.threshold = threshold
+        options.testTimeAugmentation = tta
+        options.minimumTissue = minTissue
+        options.batchSize = batch
+        return options
+    }
+
+    /// The model bundle, loaded, with what summaries record about it.
+    func loadModel() throws -> (bundle: ModelBundle, info: ScreenSummary.Model) {
+        let url = try ModelLocation.resolve(model)
+        let bundle = try ModelBundle.load(from: url)
+        let info = ScreenSummary.Model(name: bundle.manifest.name, path: url.relativePath, sha256: ScreenWriter.modelHash(url),
+                                       architecture: bundle.manifest.architecture.name, micronsPerPixel: bundle.manifest.micronsPerPixel)
+        return (bundle, info)
+    }
+}
