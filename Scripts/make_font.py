@@ -15,7 +15,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
 SIZE = 13  # pixels per em
-CHARS = [chr(c) for c in range(32, 127)] + list("µ²×–≥≤°±·")
+CHARS = [chr(c) for c in range(32, 127)] + list("µ²×–−≥≤°±·…")
 
 font = ImageFont.truetype(FONT, SIZE)
 ascent, descent = font.getmetrics()

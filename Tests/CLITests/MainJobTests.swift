@@ -1,0 +1,39 @@
+import Foundation
+import Testing
+import _TestSupport
+
+/// The README's main job: the sample slide screened with the bundled model, found by default.
+@Suite struct MainJobTests {
+    @Test func screensTheSampleSlideWithTheBundledModel() throws {
+        let dir = TemporaryDirectory()
+        let result = try CLI.run(["screen", TestPaths.cmuSlide.path, "--out", dir.file("out").path, "--json", "--quiet"],
+                                 in: TestPaths.repositoryRoot)
+        #expect(result.status == 0, "\(result.stderr)")
+        let s = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        let model = try #require(s["model"] as? [String: Any])
+        #expect(model["name"] as? String == "histoscreen-pcam")
+        #expect(model["path"] as? String == "Samples/models/histoscreen-pcam.hsmodel")
+        let slide = try #require(s["slide"] as? [String: Any])
+        #expect(slide["mppSource"] as? String == "openslide.mpp")
+        #expect(slide["mppX"] as? Double == 0.499)
+        let tiles = try #require(s["tiles"] as? [String: Any])
+        #expect((tiles["withTissue"] as? Int ?? 0) > 20)
+        #expect(FileManager.default.fileExists(atPath: dir.file("out/CMU-1-Small-Region/report.html").path))
+    }
+
+    @Test func bundledModelRecordsItsProvenance() throws {
+        let url = TestPaths.samples.appendingPathComponent("models/histoscreen-pcam.hsmodel/model.json")
+        let m = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Any])
+        let training = try #require(m["training"] as? [String: Any])
+        let split = try #require(training["split"] as? [String: Any])
+        // The committed split is the one the model was trained with.
+        #expect(split["sha256"] as? String == SHA256Hex.file(TestPaths.samples.appendingPathComponent("models/pcam-kaggle-split.csv")))
+        #expect((m["metrics"] as? [String: Any])?["validation"] != nil)
+        #expect(m["micronsPerPixel"] as? Double == 0.972)
+    }
+}
+
+import Imaging
+enum SHA256Hex {
+    static func file(_ url: URL) -> String? { SHA256.hex(fileAt: url) }
+}
