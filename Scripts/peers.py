@@ -296,7 +296,7 @@ def train(args):
             ours.append(hs_rate); theirs.append(keras_rate); ratios.append(hs_rate / keras_rate)
         results[arch] = {"histoscreen": stat(ours), "keras": stat(theirs), "ratio": stat(ratios)}
         print(f"{arch} training{' (block5 + head trainable)' if trainable_from else ''}, batch {args.batch}: "
-              f"HistoScreen {fmt(stat(ours), 1)} patches/s, Keras {tf.__version__} {fmt(stat(theirs), 1)} patches/s; ratio {fmt(stat(ratios))}")
+              f"HistoScreen {fmt(stat(ours), 1)} patches/s, Keras on TensorFlow {tf.__version__} {fmt(stat(theirs), 1)} patches/s; ratio {fmt(stat(ratios))}")
     return results
 
 

@@ -28,8 +28,8 @@ public enum Benchmark {
     /// independent FMA chains (AVX-512 where available, else AVX2) with no memory traffic.
     public static func fmaCeiling(seconds: Double = 0.3) -> Double {
         let avx512 = Kernels.avx512
-        let flopsPerIteration = Double(16 * (avx512 ? 32 : 16))
-        let iterations = 2_000_000
+        let flopsPerIteration = Double(12 * (avx512 ? 32 : 16))
+        let iterations = 4_000_000
         let threads = Threading.threadCount
         let elapsed = time {
             Threading.parallelFor(threads) { _, range in

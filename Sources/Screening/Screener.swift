@@ -40,6 +40,8 @@ public struct ScreenResult: Sendable {
     public var tissueFractions: [Double]
     public var probabilities: [Float?]
     public var threshold: Double
+    /// Tissue detection (thumbnail read and mask), before any window is read.
+    public var tissueSeconds: Double = 0
     public var readSeconds: Double
     public var inferenceSeconds: Double
     public var totalSeconds: Double
@@ -87,7 +89,9 @@ public final class Screener: @unchecked Sendable {  // immutable after init; scr
         }
         let grid = TileGrid(sizeLevel0: slide.metadata.sizeLevel0, mppX: mpp.x, mppY: mpp.y,
                             targetMPP: bundle.manifest.micronsPerPixel, window: window, stride: options.stride)
+        let tissueStart = Date()
         let mask = try TissueMask.detect(slide)
+        let tissueSeconds = Date().timeIntervalSince(tissueStart)
         var fractions = [Double](repeating: 0, count: grid.cellCount)
         var cellsByRow: [[Int]] = Array(repeating: [], count: grid.rows)
         for row in 0..<grid.rows {
@@ -162,10 +166,12 @@ public final class Screener: @unchecked Sendable {  // immutable after init; scr
             if let e = error as? SlideError { throw e }
             throw error
         }
-        return ScreenResult(grid: grid, plan: reader.plan, mask: mask, resolutionSource: mpp.source, tissueFractions: fractions,
-                            probabilities: probabilities, threshold: options.threshold ?? bundle.manifest.threshold,
-                            readSeconds: readerState.seconds, inferenceSeconds: inferenceSeconds,
-                            totalSeconds: Date().timeIntervalSince(start))
+        var result = ScreenResult(grid: grid, plan: reader.plan, mask: mask, resolutionSource: mpp.source, tissueFractions: fractions,
+                                  probabilities: probabilities, threshold: options.threshold ?? bundle.manifest.threshold,
+                                  readSeconds: readerState.seconds, inferenceSeconds: inferenceSeconds,
+                                  totalSeconds: Date().timeIntervalSince(start))
+        result.tissueSeconds = tissueSeconds
+        return result
     }
 
     /// Runs of columns, split where more than `maxGap` cells lie between neighbours, so that

@@ -43,6 +43,8 @@ public struct ScreenSummary: Sendable, Codable {
         }
     }
     public struct Timings: Sendable, Codable {
+        /// Tissue detection on the thumbnail, before screening starts.
+        public var tissueSeconds: Double
         /// Reader-thread time: reading, decoding and resampling windows (overlaps inference).
         public var readSeconds: Double
         public var inferenceSeconds: Double
@@ -100,7 +102,7 @@ extension ScreenSummary {
             maxProbability: maxP, largestRegionMM2: regions.map(\.areaMM2).max() ?? 0, regionCount: regions.count,
             threshold: result.threshold, model: model, tool: ["name": "histoscreen", "version": toolVersion],
             parameters: options,
-            timings: Timings(readSeconds: result.readSeconds, inferenceSeconds: result.inferenceSeconds, writeSeconds: 0,
+            timings: Timings(tissueSeconds: result.tissueSeconds, readSeconds: result.readSeconds, inferenceSeconds: result.inferenceSeconds, writeSeconds: 0,
                              totalSeconds: result.totalSeconds, tilesPerSecond: tilesPerSecond),
             outputs: outputs)
     }

@@ -48,7 +48,7 @@ struct Bench: ParsableCommand {
         var inferencePatchesPerSecond: Benchmark.Stat
         var inferenceGFLOPS: Double
         var inferencePercentOfFMACeiling: Double
-        var inferencePercentOfSGEMM: Double
+        var inferencePercentOfSGEMM: Double?
         var trainableFrom: String?
         var trainingFlopsPerPatch: Int?
         var trainingPatchesPerSecond: Benchmark.Stat?
@@ -58,7 +58,7 @@ struct Bench: ParsableCommand {
     }
 
     struct Report: Encodable {
-        var sgemm2048GFLOPS: Benchmark.Stat
+        var sgemm2048GFLOPS: Benchmark.Stat?
         var fmaCeilingGFLOPS: Double
         var blas: String
         var architectures: [ArchReport]
@@ -89,7 +89,7 @@ struct Bench: ParsableCommand {
             let gflops = inference.median * Double(flops) / 1e9
             var report = ArchReport(arch: arch, batch: batch, flopsPerPatch: flops, inferencePatchesPerSecond: inference,
                                     inferenceGFLOPS: gflops, inferencePercentOfFMACeiling: 100 * gflops / fmaCeiling,
-                                    inferencePercentOfSGEMM: 100 * gflops / sgemm.median)
+                                    inferencePercentOfSGEMM: noSgemm ? nil : 100 * gflops / sgemm.median)
             if !noTraining {
                 let trainableFrom = arch == "vgg16" ? "block5_conv1" : nil
                 try net.setTrainable(from: trainableFrom)
@@ -102,13 +102,13 @@ struct Bench: ParsableCommand {
                 report.trainingPatchesPerSecond = training
                 report.trainingGFLOPS = trainingGFLOPS
                 report.trainingPercentOfFMACeiling = 100 * trainingGFLOPS / fmaCeiling
-                report.trainingPercentOfSGEMM = 100 * trainingGFLOPS / sgemm.median
+                report.trainingPercentOfSGEMM = noSgemm ? nil : 100 * trainingGFLOPS / sgemm.median
             }
             if !json { print(describe(report)) }
             reports.append(report)
         }
         if json {
-            print(try encodeJSON(Report(sgemm2048GFLOPS: sgemm, fmaCeilingGFLOPS: fmaCeiling, blas: BLAS.configuration,
+            print(try encodeJSON(Report(sgemm2048GFLOPS: noSgemm ? nil : sgemm, fmaCeilingGFLOPS: fmaCeiling, blas: BLAS.configuration,
                                         architectures: reports)))
         }
     }
@@ -128,16 +128,17 @@ struct Bench: ParsableCommand {
         var lines = [
             "\(r.arch): \(fixed(Double(r.flopsPerPatch) / 1e9, 3)) GFLOP per patch, batch \(r.batch)",
             "  inference  \(fixed(i.median, 1)) patches/s (\(fixed(i.min, 1))–\(fixed(i.max, 1))), \(fixed(r.inferenceGFLOPS, 1)) GFLOP/s, "
-                + "\(fixed(r.inferencePercentOfFMACeiling, 1))% of FMA ceiling, \(fixed(r.inferencePercentOfSGEMM, 1))% of sgemm",
+                + "\(fixed(r.inferencePercentOfFMACeiling, 1))% of FMA ceiling" + sgemmShare(r.inferencePercentOfSGEMM),
         ]
-        if let t = r.trainingPatchesPerSecond, let g = r.trainingGFLOPS, let c = r.trainingPercentOfFMACeiling,
-           let s = r.trainingPercentOfSGEMM {
+        if let t = r.trainingPatchesPerSecond, let g = r.trainingGFLOPS, let c = r.trainingPercentOfFMACeiling {
             lines.append("  training   \(fixed(t.median, 1)) patches/s (\(fixed(t.min, 1))–\(fixed(t.max, 1))), \(fixed(g, 1)) GFLOP/s, "
-                         + "\(fixed(c, 1))% of FMA ceiling, \(fixed(s, 1))% of sgemm"
+                         + "\(fixed(c, 1))% of FMA ceiling" + sgemmShare(r.trainingPercentOfSGEMM)
                          + (r.trainableFrom.map { "; trainable from \($0)" } ?? ""))
         }
         return lines.joined(separator: "\n")
     }
+
+    func sgemmShare(_ percent: Double?) -> String { percent.map { ", \(fixed($0, 1))% of sgemm" } ?? "" }
 }
 
 func fixed(_ value: Double, _ digits: Int) -> String { String(format: "%.\(digits)f", value) }

@@ -17,8 +17,8 @@ int hs_cpu_has_avx512(void);
 /// activations do not fault in fresh pages on every pass.
 void hs_keep_large_blocks_in_heap(void);
 
-/// Runs `iterations` × 16 independent 512-bit (or 256-bit) FMAs on one core and returns a
-/// value that depends on them; the FLOP count is iterations × 16 × 32 (or × 16).
+/// Runs `iterations` × 12 independent 512-bit (or 256-bit) FMAs on one core and returns a
+/// value that depends on them; the FLOP count is iterations × 12 × 32 (or × 12 × 16).
 double hs_fma_peak_avx512(long iterations);
 double hs_fma_peak_avx2(long iterations);
 
