@@ -116,13 +116,15 @@ public final class Screener: @unchecked Sendable {  // immutable after init; scr
                 var batch = WindowBatch(capacity: batchSize, window: w)
                 for row in 0..<grid.rows where !rowsToRead[row].isEmpty {
                     for segment in Self.segments(rowsToRead[row], maxGap: 3) {
-                        let t0 = Date()
+                        // Busy time only: waiting for room in the queue is not reading.
+                        var t0 = Date()
                         let band = try reader.band(row: row, first: segment.first!, last: segment.last!)
                         for column in segment {
                             batch.append(cell: row * columns + column, from: band, x: (column - segment.first!) * grid.stride, window: w)
                             if batch.count == batchSize {
                                 readerState.addSeconds(Date().timeIntervalSince(t0))
                                 if !queue.push(batch) { return }
+                                t0 = Date()
                                 batch = WindowBatch(capacity: batchSize, window: w)
                             }
                         }
@@ -145,7 +147,7 @@ public final class Screener: @unchecked Sendable {  // immutable after init; scr
         var generator = SplitMix64(seed: 0)
         let inferenceStart = Date()
         while let batch = queue.pop() {
-            let t0 = Date()
+            let t0 = Date()  // after the batch arrived: waiting for the reader is not inference
             var sums = [Double](repeating: 0, count: batch.count)
             for view in views {
                 input.withUnsafeMutableBufferPointer { dst in

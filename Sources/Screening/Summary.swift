@@ -45,7 +45,8 @@ public struct ScreenSummary: Sendable, Codable {
     public struct Timings: Sendable, Codable {
         /// Tissue detection on the thumbnail, before screening starts.
         public var tissueSeconds: Double
-        /// Reader-thread time: reading, decoding and resampling windows (overlaps inference).
+        /// Reader-thread busy time: reading, decoding and resampling windows (overlaps inference;
+        /// time spent waiting for room in the queue is not counted).
         public var readSeconds: Double
         public var inferenceSeconds: Double
         public var writeSeconds: Double
