@@ -2,6 +2,7 @@ import Foundation
 import Imaging
 import Neural
 import Slides
+import Training
 
 /// Finds slide files in folders and manifests.
 public enum SlideInputs {
@@ -45,33 +46,13 @@ public enum SlideInputs {
         func resolve(_ p: String) -> String { p.hasPrefix("/") ? p : (base as NSString).appendingPathComponent(p) }
         let lines = text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
         if path.lowercased().hasSuffix(".csv") {
-            let rows = CSVRows.parse(text)
+            let rows = CSV.parse(text).map { $0.map { $0.trimmingCharacters(in: .whitespaces) } }
             guard let header = rows.first, let column = header.firstIndex(of: "path") else {
                 throw ScreenError(path: path, problem: "a CSV manifest needs a 'path' column")
             }
             return rows.dropFirst().compactMap { $0.count > column && !$0[column].isEmpty ? resolve($0[column]) : nil }
         }
         return lines.filter { !$0.isEmpty && !$0.hasPrefix("#") }.map(resolve)
-    }
-}
-
-/// Minimal CSV splitting for manifests (quoted fields allowed).
-enum CSVRows {
-    static func parse(_ text: String) -> [[String]] {
-        text.split(whereSeparator: \.isNewline).map { line in
-            var fields: [String] = [], field = "", quoted = false
-            var chars = Array(line), i = 0
-            while i < chars.count {
-                let c = chars[i]
-                if quoted {
-                    if c == "\"" { if i + 1 < chars.count && chars[i + 1] == "\"" { field.append("\""); i += 1 } else { quoted = false } } else { field.append(c) }
-                } else if c == "\"" { quoted = true } else if c == "," { fields.append(field); field = "" } else { field.append(c) }
-                i += 1
-            }
-            fields.append(field)
-            chars = []
-            return fields.map { $0.trimmingCharacters(in: .whitespaces) }
-        }
     }
 }
 
