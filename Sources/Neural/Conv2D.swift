@@ -67,6 +67,9 @@ public final class Conv2D<Scalar: NeuralScalar>: Layer {
     public let kernel: Parameter<Scalar>
     public let bias: Parameter<Scalar>?
     public var isFrozen = false
+    /// Use the portable im2col + GEMM path even where the AVX-512 kernel applies (tests
+    /// compare the two on the same layer).
+    public var forcePortable = false
 
     /// Column-buffer budget in elements (16 Mi elements = 64 MiB of Float).
     static var columnBudget: Int { 1 << 24 }
@@ -114,7 +117,7 @@ public final class Conv2D<Scalar: NeuralScalar>: Layer {
         let g = geometry(inputShape: Array(x.shape.dropFirst()))
         let n = x.batch
         cachedInput = mode == .training && retain ? x : nil
-        if FastConv3x3.applies(g, scalar: Scalar.self) && !Self.forcePortable {
+        if FastConv3x3.applies(g, scalar: Scalar.self) && !forcePortable {
             var y = Tensor<Scalar>(uninitializedShape: [n, g.outputHeight, g.outputWidth, outputChannels])
             withFloats(x.data) { xp in
                 withFloats(kernel.value.data) { wp in
@@ -169,7 +172,7 @@ public final class Conv2D<Scalar: NeuralScalar>: Layer {
                      "\(name): output gradient \(dy.shape) does not match [\(n), \(g.outputHeight), \(g.outputWidth), \(cout)]")
         var dx: Tensor<Scalar>? = needInputGradient ? Tensor(shape: x.shape) : nil
         let computeWeights = !isFrozen
-        let fast = FastConv3x3.applies(g, scalar: Scalar.self) && !Self.forcePortable
+        let fast = FastConv3x3.applies(g, scalar: Scalar.self) && !forcePortable
         let fastInput = fast && FastConv3x3.appliesToInputGradient(g)
 
         if computeWeights, let bias {
@@ -254,16 +257,6 @@ public final class Conv2D<Scalar: NeuralScalar>: Layer {
     }
 }
 
-extension Conv2D {
-    /// Forces the portable im2col + GEMM path even where the AVX-512 kernel applies (tests).
-    nonisolated(unsafe) public static var forcePortable: Bool {
-        get { forcePortableStorage }
-        set { forcePortableStorage = newValue }
-    }
-
-}
-
-nonisolated(unsafe) private var forcePortableStorage = false
 
 /// The im2col matrix `[count · OH · OW, K]` of `count` consecutive images: the images
 /// themselves for a pointwise convolution, else gathered into `buffer`.

@@ -144,7 +144,6 @@ public final class Screener: @unchecked Sendable {  // immutable after init; scr
         let views = options.testTimeAugmentation ? Array(0..<8) : [0]
         var inferenceSeconds = 0.0, done = 0
         var input = [Float](repeating: 0, count: batchSize * w * w * 3)
-        var generator = SplitMix64(seed: 0)
         let inferenceStart = Date()
         while let batch = queue.pop() {
             let t0 = Date()  // after the batch arrived: waiting for the reader is not inference
@@ -152,7 +151,7 @@ public final class Screener: @unchecked Sendable {  // immutable after init; scr
             for view in views {
                 input.withUnsafeMutableBufferPointer { dst in
                     batch.pixels.withUnsafeBufferPointer { src in
-                        augmenter.fill(dst.baseAddress!, from: src.baseAddress!, count: batch.count, generator: &generator, view: view)
+                        augmenter.normalize(dst.baseAddress!, from: src.baseAddress!, count: batch.count, view: view)
                     }
                 }
                 let p = input.withUnsafeBufferPointer { engine.probabilities($0.baseAddress!, count: batch.count) }

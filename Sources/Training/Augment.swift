@@ -24,6 +24,37 @@ public struct PatchAugmenter: Sendable {
         return (sx, sy)
     }
 
+    /// Normalises `count` patches without augmentation, in one dihedral `view` (0 = as they
+    /// are), split over the engine's threads: the deterministic path of inference.
+    public func normalize(_ out: UnsafeMutablePointer<Float>, from pixels: UnsafePointer<UInt8>, count: Int, view: Int = 0) {
+        let n = PatchDataset.patchSize, plane = n * n * 3
+        // x = (p / 255 − mean) / std = p · scale + shift, per channel.
+        let scale = normalization.std.map { Float(1 / (255 * $0)) }
+        let shift = zip(normalization.mean, normalization.std).map { Float(-$0 / $1) }
+        nonisolated(unsafe) let out = out
+        nonisolated(unsafe) let pixels = pixels
+        Threading.parallelFor(count) { _, images in
+            for b in images {
+                let src = pixels + b * plane, dst = out + b * plane
+                if view == 0 {
+                    for i in stride(from: 0, to: plane, by: 3) {
+                        dst[i] = Float(src[i]) * scale[0] + shift[0]
+                        dst[i + 1] = Float(src[i + 1]) * scale[1] + shift[1]
+                        dst[i + 2] = Float(src[i + 2]) * scale[2] + shift[2]
+                    }
+                } else {
+                    for y in 0..<n {
+                        for x in 0..<n {
+                            let (sx, sy) = Self.dihedralSource(view, x: x, y: y, n: n)
+                            let s = src + (sy * n + sx) * 3, d = dst + (y * n + x) * 3
+                            for c in 0..<3 { d[c] = Float(s[c]) * scale[c] + shift[c] }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     /// Fills `out` (`[count, 96, 96, 3]` floats, NHWC) from `pixels` (`[count][96][96][3]`
     /// bytes). Augmentation draws from `generator`; `view` forces one dihedral transform
     /// (for test-time augmentation) and no jitter.

@@ -314,12 +314,10 @@ public final class Trainer {
     /// same path screening uses), averaged over the dihedral `views`.
     public static func predict(_ network: Network<Float>, pixels: [UInt8], count: Int, augmenter: PatchAugmenter,
                                views: [Int] = [0]) -> [Double] {
-        var plain = augmenter
-        plain.augment = false
+        let plain = augmenter
         let engine = InferenceEngine(network: network)
         var out = [Double](repeating: 0, count: count)
         let size = 96 * 96 * 3
-        var generator = SplitMix64(seed: 0)
         for view in views {
             var start = 0
             while start < count {
@@ -327,7 +325,7 @@ public final class Trainer {
                 var input = [Float](repeating: 0, count: n * size)
                 input.withUnsafeMutableBufferPointer { dst in
                     pixels.withUnsafeBufferPointer { src in
-                        plain.fill(dst.baseAddress!, from: src.baseAddress! + start * size, count: n, generator: &generator, view: view)
+                        plain.normalize(dst.baseAddress!, from: src.baseAddress! + start * size, count: n, view: view)
                     }
                 }
                 let p = input.withUnsafeBufferPointer { engine.probabilities($0.baseAddress!, count: n) }

@@ -43,9 +43,8 @@ import _TestSupport
         let x: Tensor<Float> = TestTensors.uniform([s.n, s.h, s.w, s.cin], seed: 4)
         let dy: Tensor<Float> = TestTensors.uniform([s.n, s.h, s.w, s.cout], seed: 5)
         func run(portable: Bool) -> (dx: [Float], dw: [Float], db: [Float]) {
-            Conv2D<Float>.forcePortable = portable
-            defer { Conv2D<Float>.forcePortable = false }
             let c = conv(s, bias: true)
+            c.forcePortable = portable
             _ = c.forward(x, mode: .training, retain: true)
             let dx = c.backward(dy, needInputGradient: true)!
             return (dx.data, c.kernel.gradient.data, c.bias!.gradient.data)
