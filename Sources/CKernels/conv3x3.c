@@ -92,17 +92,24 @@ TARGET void hs_conv3x3_forward_avx512(const float *padded, int h, int w, int cin
                                       const float *bias, int cout, int relu, float *out, int row_begin, int row_end) {
     size_t prow = (size_t)(w + 2) * cin;
     size_t block = (size_t)9 * cin * HS_CONV_BLOCK;
-    for (int b = 0; b < cout / HS_CONV_BLOCK; b++) {
-        const float *wb = packed + b * block;
-        const float *bb = bias ? bias + b * HS_CONV_BLOCK : NULL;
-        for (int row = row_begin; row < row_end; row++) {
-            int img = row / h, y = row % h;
-            const float *in_row = padded + ((size_t)img * (h + 2) + y) * prow;
-            float *out_row = out + ((size_t)row * w) * cout + b * HS_CONV_BLOCK;
-            int x = 0;
-            for (; x + MAX_R <= w; x += MAX_R)
-                tile_12(in_row + (size_t)x * cin, prow, cin, wb, bb, relu, out_row + (size_t)x * cout, cout);
-            if (x < w) tiles[w - x](in_row + (size_t)x * cin, prow, cin, wb, bb, relu, out_row + (size_t)x * cout, cout);
+    // Groups of rows (about 384 output pixels) outermost, so that their input rows stay in
+    // cache while every block of output channels is computed from them; on a whole training
+    // batch the input is far larger than the caches.
+    int group = w >= 384 ? 1 : 384 / w;
+    for (int r0 = row_begin; r0 < row_end; r0 += group) {
+        int r1 = r0 + group < row_end ? r0 + group : row_end;
+        for (int b = 0; b < cout / HS_CONV_BLOCK; b++) {
+            const float *wb = packed + b * block;
+            const float *bb = bias ? bias + b * HS_CONV_BLOCK : NULL;
+            for (int row = r0; row < r1; row++) {
+                int img = row / h, y = row % h;
+                const float *in_row = padded + ((size_t)img * (h + 2) + y) * prow;
+                float *out_row = out + ((size_t)row * w) * cout + b * HS_CONV_BLOCK;
+                int x = 0;
+                for (; x + MAX_R <= w; x += MAX_R)
+                    tile_12(in_row + (size_t)x * cin, prow, cin, wb, bb, relu, out_row + (size_t)x * cout, cout);
+                if (x < w) tiles[w - x](in_row + (size_t)x * cin, prow, cin, wb, bb, relu, out_row + (size_t)x * cout, cout);
+            }
         }
     }
 }

@@ -170,10 +170,12 @@ public final class Conv2D<Scalar: NeuralScalar>: Layer {
         let n = x.batch, rowsPerImage = g.patchCount, k = g.patchLength, cout = outputChannels
         precondition(dy.shape == [n, g.outputHeight, g.outputWidth, cout],
                      "\(name): output gradient \(dy.shape) does not match [\(n), \(g.outputHeight), \(g.outputWidth), \(cout)]")
-        var dx: Tensor<Scalar>? = needInputGradient ? Tensor(shape: x.shape) : nil
         let computeWeights = !isFrozen
         let fast = FastConv3x3.applies(g, scalar: Scalar.self) && !forcePortable
         let fastInput = fast && FastConv3x3.appliesToInputGradient(g)
+        // The fast input gradient overwrites every element; the portable one accumulates.
+        var dx: Tensor<Scalar>? = !needInputGradient ? nil
+            : fastInput ? Tensor(uninitializedShape: x.shape) : Tensor(shape: x.shape)
 
         if computeWeights, let bias {
             bias.gradient.data.withUnsafeMutableBufferPointer { db in

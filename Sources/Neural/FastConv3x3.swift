@@ -14,9 +14,12 @@ enum FastConv3x3 {
 
     /// x `[N, H, W, Cin]` → `[N, H+2, W+2, Cin]` with a zero border.
     static func padded(_ x: UnsafePointer<Float>, n: Int, h: Int, w: Int, c: Int) -> [Float] {
-        var p = [Float](repeating: 0, count: n * (h + 2) * (w + 2) * c)
-        p.withUnsafeMutableBufferPointer { hs_pad1(x, Int32(n), Int32(h), Int32(w), Int32(c), $0.baseAddress!) }
-        return p
+        // hs_pad1 writes every element, borders included, so the buffer starts uninitialised.
+        let count = n * (h + 2) * (w + 2) * c
+        return [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+            hs_pad1(x, Int32(n), Int32(h), Int32(w), Int32(c), buffer.baseAddress!)
+            initialized = count
+        }
     }
 
     /// out `[N, H, W, Cout]` = act(conv(x, kernel) + bias).
