@@ -12,6 +12,12 @@ import _TestSupport
         #expect(abs(gflop - 0.95) < 0.01, "compact: \(gflop) GFLOP per patch")
     }
 
+    @Test func compactSlim() throws {
+        let net = try Network<Float>(spec: ModelSpec.builtin("compact-slim")!)
+        #expect(net.parameterCount() == 306_145)
+        #expect(abs(Double(net.flopsPerSample) / 1e9 - 0.400) < 0.001)
+    }
+
     @Test func vgg16MatchesKeras() throws {
         let net = try Network<Float>(spec: .vgg16())
         #expect(net.parameterCount() == 15_894_849)
