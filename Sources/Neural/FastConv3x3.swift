@@ -25,34 +25,35 @@ enum FastConv3x3 {
     /// out `[N, H, W, Cout]` = act(conv(x, kernel) + bias).
     static func forward(x: UnsafePointer<Float>, n: Int, g: ConvGeometry, kernel: UnsafePointer<Float>,
                         bias: UnsafePointer<Float>?, relu: Bool, out: UnsafeMutablePointer<Float>) {
-        let h = g.inputHeight, w = g.inputWidth, cin = g.inputChannels, cout = g.outputChannels
-        var packed = [Float](repeating: 0, count: 9 * cin * cout)
-        packed.withUnsafeMutableBufferPointer { hs_conv3x3_pack(kernel, Int32(cin), Int32(cout), 0, $0.baseAddress!) }
-        let p = padded(x, n: n, h: h, w: w, c: cin)
-        nonisolated(unsafe) let outPtr = out
-        p.withUnsafeBufferPointer { pp in
-            packed.withUnsafeBufferPointer { wp in
-                Threading.parallelFor(n * h) { _, rows in
-                    hs_conv3x3_forward_avx512(pp.baseAddress!, Int32(h), Int32(w), Int32(cin), wp.baseAddress!, bias,
-                                              Int32(cout), relu ? 1 : 0, outPtr, Int32(rows.lowerBound), Int32(rows.upperBound))
-                }
-            }
-        }
+        convolve(x, n: n, h: g.inputHeight, w: g.inputWidth, from: g.inputChannels, to: g.outputChannels, kernel: kernel,
+                 flipTranspose: false, bias: bias, relu: relu, out: out)
     }
 
     /// dx `[N, H, W, Cin]` = conv(dy, flipped and transposed kernel).
     static func inputGradient(dy: UnsafePointer<Float>, n: Int, g: ConvGeometry, kernel: UnsafePointer<Float>,
                               dx: UnsafeMutablePointer<Float>) {
-        let h = g.inputHeight, w = g.inputWidth, cin = g.inputChannels, cout = g.outputChannels
+        convolve(dy, n: n, h: g.inputHeight, w: g.inputWidth, from: g.outputChannels, to: g.inputChannels, kernel: kernel,
+                 flipTranspose: true, bias: nil, relu: false, out: dx)
+    }
+
+    /// The 3×3 'same' convolution of `input` (`from` channels) into `out` (`to` channels), with
+    /// the HWIO `kernel` packed as is or flipped and transposed, split over rows across threads.
+    private static func convolve(_ input: UnsafePointer<Float>, n: Int, h: Int, w: Int, from: Int, to: Int,
+                                 kernel: UnsafePointer<Float>, flipTranspose: Bool, bias: UnsafePointer<Float>?, relu: Bool,
+                                 out: UnsafeMutablePointer<Float>) {
+        // The pack takes the kernel's own (cin, cout), whichever way it is packed.
+        let (cin, cout) = flipTranspose ? (to, from) : (from, to)
         var packed = [Float](repeating: 0, count: 9 * cin * cout)
-        packed.withUnsafeMutableBufferPointer { hs_conv3x3_pack(kernel, Int32(cin), Int32(cout), 1, $0.baseAddress!) }
-        let p = padded(dy, n: n, h: h, w: w, c: cout)
-        nonisolated(unsafe) let dxPtr = dx
+        packed.withUnsafeMutableBufferPointer {
+            hs_conv3x3_pack(kernel, Int32(cin), Int32(cout), flipTranspose ? 1 : 0, $0.baseAddress!)
+        }
+        let p = padded(input, n: n, h: h, w: w, c: from)
+        nonisolated(unsafe) let outPtr = out
         p.withUnsafeBufferPointer { pp in
             packed.withUnsafeBufferPointer { wp in
                 Threading.parallelFor(n * h) { _, rows in
-                    hs_conv3x3_forward_avx512(pp.baseAddress!, Int32(h), Int32(w), Int32(cout), wp.baseAddress!, nil,
-                                              Int32(cin), 0, dxPtr, Int32(rows.lowerBound), Int32(rows.upperBound))
+                    hs_conv3x3_forward_avx512(pp.baseAddress!, Int32(h), Int32(w), Int32(from), wp.baseAddress!, bias,
+                                              Int32(to), relu ? 1 : 0, outPtr, Int32(rows.lowerBound), Int32(rows.upperBound))
                 }
             }
         }

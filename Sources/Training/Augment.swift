@@ -56,17 +56,16 @@ public struct PatchAugmenter: Sendable {
     }
 
     /// Fills `out` (`[count, 96, 96, 3]` floats, NHWC) from `pixels` (`[count][96][96][3]`
-    /// bytes). Augmentation draws from `generator`; `view` forces one dihedral transform
-    /// (for test-time augmentation) and no jitter.
+    /// bytes). Augmentation draws from `generator` (see `normalize` for the deterministic path).
     public func fill(_ out: UnsafeMutablePointer<Float>, from pixels: UnsafePointer<UInt8>, count: Int,
-                     generator: inout SplitMix64, view: Int? = nil) {
+                     generator: inout SplitMix64) {
         let n = PatchDataset.patchSize, plane = n * n * 3
         let mean = normalization.mean.map(Float.init), inv = normalization.std.map { Float(1 / $0) }
         for b in 0..<count {
             let src = pixels + b * plane, dst = out + b * plane
-            let k = view ?? (augment ? Int(generator.next() % 8) : 0)
+            let k = augment ? Int(generator.next() % 8) : 0
             var gain: Float = 1, offset: Float = 0, sat: Float = 1, hueShift: Float = 0
-            let jitter = augment && view == nil
+            let jitter = augment
             if jitter {
                 gain = 1 + Float(Double.random(in: -contrast...contrast, using: &generator))
                 offset = Float(Double.random(in: -brightness...brightness, using: &generator))
