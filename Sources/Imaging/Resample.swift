@@ -13,18 +13,28 @@ extension Raster {
 
     private func resample(xTaps: [[(Int, Float)]], yTaps: [[(Int, Float)]], outW: Int, outH: Int) -> Raster {
         let c = channels
+        let xt = FlatTaps(xTaps, stride: c), yt = FlatTaps(yTaps, stride: outW * c)
 
-        // Horizontal pass: height × outW × c floats.
+        // Horizontal pass: height × outW × c floats. Taps are padded with zero weights to a
+        // fixed count, which leaves every sum exactly as the unpadded loop would give it.
         var rows = [Float](repeating: 0, count: height * outW * c)
-        pixels.withUnsafeBufferPointer { src in
-            rows.withUnsafeMutableBufferPointer { dst in
-                for y in 0..<height {
-                    let srcRow = y * width * c, dstRow = y * outW * c
-                    for (ox, taps) in xTaps.enumerated() {
-                        for ch in 0..<c {
-                            var sum: Float = 0
-                            for (sx, w) in taps { sum += w * Float(src[srcRow + sx * c + ch]) }
-                            dst[dstRow + ox * c + ch] = sum
+        pixels.withUnsafeBufferPointer { srcBuffer in
+            rows.withUnsafeMutableBufferPointer { dstBuffer in
+                xt.offsets.withUnsafeBufferPointer { offsets in
+                    xt.weights.withUnsafeBufferPointer { weights in
+                        let src = srcBuffer.baseAddress!, dst = dstBuffer.baseAddress!, n = xt.perOutput
+                        for y in 0..<height {
+                            let srcRow = src + y * width * c
+                            var out = dst + y * outW * c
+                            for ox in 0..<outW {
+                                let k0 = ox * n
+                                for ch in 0..<c {
+                                    var sum: Float = 0
+                                    for k in 0..<n { sum += weights[k0 + k] * Float(srcRow[offsets[k0 + k] + ch]) }
+                                    out[ch] = sum
+                                }
+                                out += c
+                            }
                         }
                     }
                 }
@@ -33,22 +43,43 @@ extension Raster {
         // Vertical pass.
         var out = Raster(width: outW, height: outH, channels: c)
         let rowLength = outW * c
-        rows.withUnsafeBufferPointer { src in
-            out.pixels.withUnsafeMutableBufferPointer { dst in
-                var acc = [Float](repeating: 0, count: rowLength)
-                for (oy, taps) in yTaps.enumerated() {
-                    for i in 0..<rowLength { acc[i] = 0 }
-                    for (sy, w) in taps {
-                        let base = sy * rowLength
-                        for i in 0..<rowLength { acc[i] += w * src[base + i] }
-                    }
-                    for i in 0..<rowLength {
-                        dst[oy * rowLength + i] = UInt8(max(0, min(255, acc[i].rounded())))
+        rows.withUnsafeBufferPointer { srcBuffer in
+            out.pixels.withUnsafeMutableBufferPointer { dstBuffer in
+                var accBuffer = [Float](repeating: 0, count: rowLength)
+                accBuffer.withUnsafeMutableBufferPointer { accPointer in
+                    let src = srcBuffer.baseAddress!, acc = accPointer.baseAddress!, n = yt.perOutput
+                    for oy in 0..<outH {
+                        acc.update(repeating: 0, count: rowLength)
+                        for k in (oy * n)..<(oy * n + n) {
+                            let w = yt.weights[k], row = src + yt.offsets[k]
+                            for i in 0..<rowLength { acc[i] += w * row[i] }
+                        }
+                        let dst = dstBuffer.baseAddress! + oy * rowLength
+                        // Sums are ≥ 0, so adding ½ and truncating rounds half away from zero.
+                        for i in 0..<rowLength { dst[i] = UInt8(min(255, acc[i] + 0.5)) }
                     }
                 }
             }
         }
         return out
+    }
+
+    /// Taps laid out flat: `perOutput` per output index, as element offsets (source index ×
+    /// `stride`) and weights, padded with zero-weight taps on the last index.
+    private struct FlatTaps {
+        let perOutput: Int
+        var offsets: [Int] = [], weights: [Float] = []
+        init(_ taps: [[(Int, Float)]], stride: Int) {
+            perOutput = taps.map(\.count).max() ?? 0
+            offsets.reserveCapacity(taps.count * perOutput)
+            weights.reserveCapacity(taps.count * perOutput)
+            for t in taps {
+                for k in 0..<perOutput {
+                    offsets.append((k < t.count ? t[k].0 : t.last!.0) * stride)
+                    weights.append(k < t.count ? t[k].1 : 0)
+                }
+            }
+        }
     }
 
     /// Area-resamples a window of the source: output pixel (ox, oy) averages the source

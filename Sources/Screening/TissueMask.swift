@@ -186,11 +186,12 @@ public enum Morphology {
             labels[start] = count
             stack.append(start)
             while let i = stack.popLast() {
-                let x = i % w, y = i / w
-                for (nx, ny) in [(x - 1, y), (x + 1, y), (x, y - 1), (x, y + 1)] where nx >= 0 && ny >= 0 && nx < w && ny < h {
-                    let j = ny * w + nx
-                    if m[j] && labels[j] < 0 { labels[j] = count; stack.append(j) }
-                }
+                let x = i % w
+                func visit(_ j: Int) { if m[j] && labels[j] < 0 { labels[j] = count; stack.append(j) } }
+                if x > 0 { visit(i - 1) }
+                if x < w - 1 { visit(i + 1) }
+                if i >= w { visit(i - w) }
+                if i + w < m.count { visit(i + w) }
             }
             count += 1
         }

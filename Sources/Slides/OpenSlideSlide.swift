@@ -11,6 +11,16 @@ import Imaging
 public final class OpenSlideSlide: Slide, @unchecked Sendable {
     public let metadata: SlideMetadata
     private let handle: OpaquePointer
+    /// Direct tile decoding for generic-TIFF and Aperio levels libtiff can decode; nil when
+    /// disabled or when no level qualifies.
+    private let tiles: TIFFTileReader?
+    /// Per level: nil until the first read compares the direct decoder with OpenSlide, then
+    /// whether they agreed (and the direct decoder is used).
+    private var directAgrees: [Bool?]
+    private let verifyLock = NSLock()
+
+    /// Set `HISTOSCREEN_OPENSLIDE_ONLY=1` to read every region through OpenSlide.
+    public static let directTilesEnabled = ProcessInfo.processInfo.environment["HISTOSCREEN_OPENSLIDE_ONLY"] != "1"
 
     /// True when OpenSlide recognises the file's format (a cheap check: no full open).
     public static func canOpen(_ path: String) -> Bool {
@@ -20,7 +30,8 @@ public final class OpenSlideSlide: Slide, @unchecked Sendable {
     /// The OpenSlide library version, e.g. "3.4.1".
     public static var libraryVersion: String { String(cString: openslide_get_version()) }
 
-    public init(url: URL) throws(SlideError) {
+    /// Opens `url`; `directTiles: false` reads every region through OpenSlide.
+    public init(url: URL, directTiles: Bool = OpenSlideSlide.directTilesEnabled) throws(SlideError) {
         let path = url.displayPath
         guard let handle = openslide_open(path) else {
             throw .notASlide(path: path, reason: "OpenSlide does not recognise the format")
@@ -36,12 +47,63 @@ public final class OpenSlideSlide: Slide, @unchecked Sendable {
             openslide_close(handle)
             throw error
         }
+        let vendor = metadata.format
+        tiles = directTiles && (vendor == "generic-tiff" || vendor == "aperio")
+            ? TIFFTileReader(path: path, levels: metadata.levels) : nil
+        directAgrees = Array(repeating: nil, count: metadata.levels.count)
+    }
+
+    /// The bound, in bytes, on decoded tiles the direct reader keeps (48 MiB by default).
+    public var directTileCacheLimit: Int {
+        get { tiles?.cacheLimit ?? 0 }
+        set { tiles?.cacheLimit = newValue }
+    }
+
+    /// Whether regions of `level` are decoded directly rather than through OpenSlide (known
+    /// after the level's first read).
+    public func readsDirectly(level: Int) -> Bool {
+        verifyLock.lock()
+        defer { verifyLock.unlock() }
+        return directAgrees.indices.contains(level) && directAgrees[level] == true
     }
 
     deinit { openslide_close(handle) }
 
     public func readRegion(originLevel0: PixelPoint, level: Int, sizeAtLevel: PixelSize) throws(SlideError) -> Raster {
         try validateRegion(originLevel0: originLevel0, level: level, sizeAtLevel: sizeAtLevel)
+        if let tiles, tiles.serves(level: level) {
+            // The direct decoder reads whole level pixels: the origin is snapped to the nearest
+            // one. OpenSlide interpolates an origin between level pixels, so on levels whose
+            // downsample is not an integer the first-read check finds the two apart and
+            // OpenSlide keeps reading that level.
+            let ds = metadata.levels[level].downsample
+            let x = Int((Double(originLevel0.x) / ds).rounded()), y = Int((Double(originLevel0.y) / ds).rounded())
+            if try useDirect(level: level, tiles: tiles),
+               let raster = try tiles.read(level: level, x: x, y: y, width: sizeAtLevel.width, height: sizeAtLevel.height) {
+                return raster
+            }
+        }
+        return try readThroughOpenSlide(originLevel0: originLevel0, level: level, sizeAtLevel: sizeAtLevel)
+    }
+
+    /// On a level's first read, decodes a region directly and through OpenSlide and keeps the
+    /// direct path only if the two give the same pixels. This guards against TIFF variants
+    /// that libtiff decodes differently (colour handling of JPEG tiles, for one).
+    private func useDirect(level: Int, tiles: TIFFTileReader) throws(SlideError) -> Bool {
+        verifyLock.lock()
+        defer { verifyLock.unlock() }
+        if let known = directAgrees[level] { return known }
+        let info = metadata.levels[level]
+        let w = min(512, info.sizeAtLevel.width), h = min(512, info.sizeAtLevel.height)
+        let x = (info.sizeAtLevel.width - w) / 2, y = (info.sizeAtLevel.height - h) / 2
+        let origin = PixelPoint(x: Int((Double(x) * info.downsample).rounded()), y: Int((Double(y) * info.downsample).rounded()))
+        let reference = try readThroughOpenSlide(originLevel0: origin, level: level, sizeAtLevel: PixelSize(width: w, height: h))
+        let direct = try tiles.read(level: level, x: x, y: y, width: w, height: h)
+        directAgrees[level] = direct == reference
+        return directAgrees[level]!
+    }
+
+    private func readThroughOpenSlide(originLevel0: PixelPoint, level: Int, sizeAtLevel: PixelSize) throws(SlideError) -> Raster {
         let count = sizeAtLevel.width * sizeAtLevel.height
         var argb = [UInt32](repeating: 0, count: count)
         argb.withUnsafeMutableBufferPointer {
