@@ -29,4 +29,6 @@ print(f"screened {s['tiles']['withTissue']} of {s['tiles']['total']} tiles in {t
       f"inference {t['inferenceSeconds']:.1f} s, write {t['writeSeconds']:.1f} s)")
 print(f"peak RSS {int(sys.argv[2]) / 1024:.0f} MiB")
 PY
-"$bin" bench --arch compact --no-training --no-sgemm --repeats 3 | tail -n 1
+# Pure inference of the same architecture as the model the screen used (the bundled default).
+arch=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["model"]["architecture"])' "$work/summary.json")
+"$bin" bench --arch "$arch" --no-training --no-sgemm --repeats 3 | tail -n 1

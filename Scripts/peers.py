@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Cross-checks and peer benchmarks for HistoScreen, run against independent engines.
 
-    python3 Scripts/peers.py check     # probabilities agree with onnxruntime within 1e-4 (compact and vgg16)
+    python3 Scripts/peers.py check     # probabilities agree with onnxruntime within 1e-4 (bundled model, compact, vgg16)
     python3 Scripts/peers.py infer     # inference: HistoScreen / onnxruntime, interleaved rounds
     python3 Scripts/peers.py train     # training: HistoScreen / Keras on TensorFlow, interleaved rounds
     python3 Scripts/peers.py screen    # `histoscreen screen` vs openslide-python + onnxruntime on the same tiles
@@ -160,16 +160,20 @@ def real_patches(count):
     return chosen, pixels
 
 
+def bundle_arch(path):
+    return json.loads((Path(path) / "model.json").read_text())["architecture"]["name"]
+
+
 def bundles(tmp):
-    """The trained compact bundle and an untrained vgg16 one (seeded), as HistoScreen writes them."""
+    """Bundles by architecture: the bundled trained model under its own architecture, and
+    untrained (seeded) compact and vgg16 bundles for the architectures it is not."""
     out = {}
     if BUNDLED.exists():
-        out["compact"] = BUNDLED
-    else:
-        out["compact"] = Path(tmp) / "compact.hsmodel"
-        histoscreen("init-model", "--arch", "compact", "--seed", 1, "--out", out["compact"])
-    out["vgg16"] = Path(tmp) / "vgg16.hsmodel"
-    histoscreen("init-model", "--arch", "vgg16", "--seed", 1, "--out", out["vgg16"])
+        out[bundle_arch(BUNDLED)] = BUNDLED
+    for arch in ["compact", "vgg16"]:
+        if arch not in out:
+            out[arch] = Path(tmp) / f"{arch}.hsmodel"
+            histoscreen("init-model", "--arch", arch, "--seed", 1, "--out", out[arch])
     return out
 
 
@@ -312,8 +316,9 @@ def screen(args):
     from PIL import Image
     slide_path = ROOT / "Samples" / "slides" / "CMU-1-Small-Region.svs"
     with tempfile.TemporaryDirectory() as tmp:
-        bundle = bundles(tmp)["compact"]
+        bundle = BUNDLED  # the model `screen` uses by default
         manifest, weights = load_bundle(bundle)
+        arch = manifest["architecture"]["name"]
         session = ort_session(onnx_model(manifest, weights))
         ratios, ours, theirs, inference_share = [], [], [], []
         agreement = None
@@ -349,12 +354,12 @@ def screen(args):
             inference_share.append(infer_time / (read_time + infer_time))
             p = np.concatenate(probabilities)
             agreement = float(np.mean(np.abs(p - np.array([float(r["probability"]) for r in rows]))))
-        bench = json.loads(histoscreen("bench", "--arch", "compact", "--batch", 64, "--repeats", 3, "--no-training", "--no-sgemm", "--json"))
+        bench = json.loads(histoscreen("bench", "--arch", arch, "--batch", 64, "--repeats", 3, "--no-training", "--no-sgemm", "--json"))
         pure = bench["architectures"][0]["inferencePatchesPerSecond"]["median"]
-    result = {"tiles": tiles, "histoscreen": stat(ours), "python": stat(theirs), "ratio": stat(ratios),
+    result = {"model": arch, "tiles": tiles, "histoscreen": stat(ours), "python": stat(theirs), "ratio": stat(ratios),
               "pythonInferenceShare": statistics.median(inference_share), "meanAbsProbabilityDifference": agreement,
               "pureInference": pure, "screenOverPureInference": statistics.median(ours) / pure}
-    print(f"screen {slide_path.name}, stride {args.stride}, {tiles} tiles: HistoScreen {fmt(stat(ours), 1)} tiles/s "
+    print(f"screen {slide_path.name} with the bundled {arch} model, stride {args.stride}, {tiles} tiles: HistoScreen {fmt(stat(ours), 1)} tiles/s "
           f"(tissue detection included, writing excluded), openslide-python + onnxruntime {fmt(stat(theirs), 1)} tiles/s "
           f"({100 * result['pythonInferenceShare']:.0f}% of its time in inference); ratio {fmt(stat(ratios))}")
     print(f"  HistoScreen screen / pure inference ({pure:.1f} patches/s): {result['screenOverPureInference']:.2f}; "
