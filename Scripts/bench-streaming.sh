@@ -4,13 +4,14 @@
 # (GNU time's maximum resident set size) and tiles/s, next to the model's pure inference
 # throughput measured in the same run.
 #
-#   swift build -c release && bash Scripts/bench-streaming.sh [workdir]
+#   swift build -c release && bash Scripts/bench-streaming.sh [workdir] [rounds]
 #
 # The slide (about 1 GB) is generated once into the work folder (default /tmp/histoscreen-bench).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 bin="$root/.build/release/histoscreen"
 work=${1:-/tmp/histoscreen-bench}
+rounds=${2:-3}
 mkdir -p "$work"
 slide="$work/big-100k.tiff"
 if [ ! -s "$slide" ]; then
@@ -18,17 +19,30 @@ if [ ! -s "$slide" ]; then
 fi
 command -v /usr/bin/time >/dev/null || apt-get install -y -qq time >/dev/null
 "$bin" info "$slide" | head -n 4
-/usr/bin/time -v -o "$work/time.txt" "$bin" screen "$slide" --out "$work/out" --json --quiet > "$work/summary.json"
-peak_kb=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$work/time.txt")
-python3 - "$work/summary.json" "$peak_kb" <<'PY'
-import json, sys
-s = json.load(open(sys.argv[1]))
-t = s["timings"]
-print(f"screened {s['tiles']['withTissue']} of {s['tiles']['total']} tiles in {t['totalSeconds']:.1f} s "
-      f"({t['tilesPerSecond']:.1f} tiles/s overall; read {t['readSeconds']:.1f} s on the reader thread, "
-      f"inference {t['inferenceSeconds']:.1f} s, write {t['writeSeconds']:.1f} s)")
-print(f"peak RSS {int(sys.argv[2]) / 1024:.0f} MiB")
+# Rounds alternate the screen with a pure-inference benchmark of the same architecture (the
+# bundled model's), so that each ratio compares runs made a few seconds apart.
+arch=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["architecture"]["name"])' \
+    "$root/Samples/models/histoscreen-pcam.hsmodel/model.json")
+for round in $(seq 1 "$rounds"); do
+    /usr/bin/time -v -o "$work/time-$round.txt" "$bin" screen "$slide" --out "$work/out" --json --quiet > "$work/summary-$round.json"
+    "$bin" bench --arch "$arch" --no-training --no-sgemm --repeats 3 --json > "$work/bench-$round.json"
+done
+python3 - "$work" "$rounds" <<'PY'
+import json, re, statistics, sys
+work, rounds = sys.argv[1], int(sys.argv[2])
+ratios, rates, pures, peaks = [], [], [], []
+for r in range(1, rounds + 1):
+    s = json.load(open(f"{work}/summary-{r}.json"))
+    t = s["timings"]
+    pure = json.load(open(f"{work}/bench-{r}.json"))["architectures"][0]["inferencePatchesPerSecond"]["median"]
+    peak = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", open(f"{work}/time-{r}.txt").read()).group(1)) / 1024
+    print(f"round {r}: screened {s['tiles']['withTissue']} of {s['tiles']['total']} tiles in {t['totalSeconds']:.1f} s "
+          f"({t['tilesPerSecond']:.1f} tiles/s end to end, writing included; reader thread busy {t['readSeconds']:.1f} s, CPU {t.get('readCPUSeconds', float('nan')):.1f} s, "
+          f"inference {t['inferenceSeconds']:.1f} s, write {t['writeSeconds']:.1f} s); pure inference {pure:.1f} patches/s; "
+          f"ratio {t['tilesPerSecond'] / pure:.3f}; peak RSS {peak:.0f} MiB")
+    ratios.append(t["tilesPerSecond"] / pure); rates.append(t["tilesPerSecond"]); pures.append(pure); peaks.append(peak)
+m = s["model"]
+print(f"model {m['name']} ({m['architecture']}): screen / pure inference {statistics.median(ratios):.3f} "
+      f"(range {min(ratios):.3f}–{max(ratios):.3f}, {rounds} rounds); screen {statistics.median(rates):.1f} tiles/s, "
+      f"pure inference {statistics.median(pures):.1f} patches/s; peak RSS at most {max(peaks):.0f} MiB")
 PY
-# Pure inference of the same architecture as the model the screen used (the bundled default).
-arch=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["model"]["architecture"])' "$work/summary.json")
-"$bin" bench --arch "$arch" --no-training --no-sgemm --repeats 3 | tail -n 1

@@ -18,6 +18,10 @@ public struct Raster: Sendable, Equatable {
         let count = width * height * channels
         if let fill {
             precondition(fill.count == channels, "Raster: fill has \(fill.count) values for \(channels) channels")
+            if fill.allSatisfy({ $0 == fill[0] }) {
+                self.pixels = [UInt8](repeating: fill[0], count: count)
+                return
+            }
             var pixels = [UInt8](repeating: 0, count: count)
             if count > 0 {
                 for i in stride(from: 0, to: count, by: channels) {

@@ -13,50 +13,55 @@ extension Raster {
 
     private func resample(xTaps: [[(Int, Float)]], yTaps: [[(Int, Float)]], outW: Int, outH: Int) -> Raster {
         let c = channels
-        let xt = FlatTaps(xTaps, stride: c), yt = FlatTaps(yTaps, stride: outW * c)
+        let xt = FlatTaps(xTaps, stride: c), yt = FlatTaps(yTaps, stride: width * c)
+        let srcRowLength = width * c
 
-        // Horizontal pass: height × outW × c floats. Taps are padded with zero weights to a
-        // fixed count, which leaves every sum exactly as the unpadded loop would give it.
-        var rows = [Float](repeating: 0, count: height * outW * c)
+        // Vertical pass first, on contiguous rows (vectorises): outH × width × c floats. Taps are
+        // padded with zero weights to a fixed count, which leaves every sum unchanged.
+        var rows = [Float](repeating: 0, count: outH * srcRowLength)
         pixels.withUnsafeBufferPointer { srcBuffer in
             rows.withUnsafeMutableBufferPointer { dstBuffer in
-                xt.offsets.withUnsafeBufferPointer { offsets in
-                    xt.weights.withUnsafeBufferPointer { weights in
-                        let src = srcBuffer.baseAddress!, dst = dstBuffer.baseAddress!, n = xt.perOutput
-                        for y in 0..<height {
-                            let srcRow = src + y * width * c
-                            var out = dst + y * outW * c
-                            for ox in 0..<outW {
-                                let k0 = ox * n
-                                for ch in 0..<c {
-                                    var sum: Float = 0
-                                    for k in 0..<n { sum += weights[k0 + k] * Float(srcRow[offsets[k0 + k] + ch]) }
-                                    out[ch] = sum
-                                }
-                                out += c
-                            }
-                        }
+                let src = srcBuffer.baseAddress!, n = yt.perOutput
+                for oy in 0..<outH {
+                    let acc = dstBuffer.baseAddress! + oy * srcRowLength
+                    for k in (oy * n)..<(oy * n + n) {
+                        let w = yt.weights[k], row = src + yt.offsets[k]
+                        for i in 0..<srcRowLength { acc[i] += w * Float(row[i]) }
                     }
                 }
             }
         }
-        // Vertical pass.
+        // Horizontal pass, rounding to bytes.
         var out = Raster(width: outW, height: outH, channels: c)
-        let rowLength = outW * c
         rows.withUnsafeBufferPointer { srcBuffer in
             out.pixels.withUnsafeMutableBufferPointer { dstBuffer in
-                var accBuffer = [Float](repeating: 0, count: rowLength)
-                accBuffer.withUnsafeMutableBufferPointer { accPointer in
-                    let src = srcBuffer.baseAddress!, acc = accPointer.baseAddress!, n = yt.perOutput
-                    for oy in 0..<outH {
-                        acc.update(repeating: 0, count: rowLength)
-                        for k in (oy * n)..<(oy * n + n) {
-                            let w = yt.weights[k], row = src + yt.offsets[k]
-                            for i in 0..<rowLength { acc[i] += w * row[i] }
-                        }
-                        let dst = dstBuffer.baseAddress! + oy * rowLength
+                xt.offsets.withUnsafeBufferPointer { offsets in
+                    xt.weights.withUnsafeBufferPointer { weights in
+                        let n = xt.perOutput
                         // Sums are ≥ 0, so adding ½ and truncating rounds half away from zero.
-                        for i in 0..<rowLength { dst[i] = UInt8(min(255, acc[i] + 0.5)) }
+                        @inline(__always) func byte(_ v: Float) -> UInt8 { UInt8(min(255, v + 0.5)) }
+                        for y in 0..<outH {
+                            let srcRow = srcBuffer.baseAddress! + y * srcRowLength
+                            let dst = dstBuffer.baseAddress! + y * outW * c
+                            if c == 3 {
+                                for ox in 0..<outW {
+                                    var r: Float = 0, g: Float = 0, b: Float = 0
+                                    for k in (ox * n)..<(ox * n + n) {
+                                        let w = weights[k], p = srcRow + offsets[k]
+                                        r += w * p[0]; g += w * p[1]; b += w * p[2]
+                                    }
+                                    dst[3 * ox] = byte(r); dst[3 * ox + 1] = byte(g); dst[3 * ox + 2] = byte(b)
+                                }
+                            } else {
+                                for ox in 0..<outW {
+                                    for ch in 0..<c {
+                                        var sum: Float = 0
+                                        for k in (ox * n)..<(ox * n + n) { sum += weights[k] * srcRow[offsets[k] + ch] }
+                                        dst[ox * c + ch] = byte(sum)
+                                    }
+                                }
+                            }
+                        }
                     }
                 }
             }

@@ -31,6 +31,8 @@ public final class InferenceEngine: @unchecked Sendable {
     /// Images a worker takes through the network at once.
     public var imagesPerChunk = 4
     private let fallbackLock = NSLock()
+    private let poolLock = NSLock()
+    private var spare: ScratchPool?
 
     public init(network: Network<Float>) {
         self.network = network
@@ -113,13 +115,25 @@ public final class InferenceEngine: @unchecked Sendable {
         out.withUnsafeMutableBufferPointer { outBuffer in
             nonisolated(unsafe) let outPtr = outBuffer.baseAddress!
             let chunks = (count + chunk - 1) / chunk
-            Threading.parallelFor(chunks) { _, range in
-                var scratch = Scratch(capacity: chunk * maxActivation(), paddedCapacity: chunk * maxPadded())
-                for c in range {
-                    let first = c * chunk, n = min(chunk, count - first)
-                    run(input + first * inputSize, n: n, scratch: &scratch, out: outPtr + first)
-                }
+            let workers = min(Threading.threadCount, chunks)
+            let capacity = chunk * maxActivation(), paddedCapacity = chunk * maxPadded()
+            // Scratch is reused across calls (a call takes the pool, and puts it back), so
+            // that each batch does not allocate and clear megabytes of buffers again.
+            poolLock.lock()
+            var pool = spare
+            spare = nil
+            poolLock.unlock()
+            if pool == nil || pool!.count < workers || pool!.capacity != capacity || pool!.paddedCapacity != paddedCapacity {
+                pool = ScratchPool(count: workers, capacity: capacity, paddedCapacity: paddedCapacity)
             }
+            let scratches = pool!
+            Threading.dynamicFor(chunks) { worker, c in
+                let first = c * chunk, n = min(chunk, count - first)
+                scratches.with(worker) { run(input + first * inputSize, n: n, scratch: &$0, out: outPtr + first) }
+            }
+            poolLock.lock()
+            spare = scratches
+            poolLock.unlock()
         }
         return out
     }
@@ -127,6 +141,28 @@ public final class InferenceEngine: @unchecked Sendable {
     /// σ(logit) for `count` images.
     public func probabilities(_ input: UnsafePointer<Float>, count: Int) -> [Float] {
         logits(input, count: count).map(BinaryCrossEntropy.sigmoid)
+    }
+
+    /// One scratch per worker, made on first use; each worker touches only its own.
+    final class ScratchPool: @unchecked Sendable {
+        private let slots: UnsafeMutablePointer<Scratch?>
+        let count: Int, capacity: Int, paddedCapacity: Int
+        init(count: Int, capacity: Int, paddedCapacity: Int) {
+            self.count = count
+            self.capacity = capacity
+            self.paddedCapacity = paddedCapacity
+            slots = .allocate(capacity: count)
+            slots.initialize(repeating: nil, count: count)
+        }
+        private func make() -> Scratch { Scratch(capacity: capacity, paddedCapacity: paddedCapacity) }
+        deinit {
+            slots.deinitialize(count: count)
+            slots.deallocate()
+        }
+        func with(_ worker: Int, _ body: (inout Scratch) -> Void) {
+            if slots[worker] == nil { slots[worker] = make() }
+            body(&slots[worker]!)
+        }
     }
 
     struct Scratch {

@@ -33,6 +33,39 @@ public enum Threading {
     }
 }
 
+extension Threading {
+    /// Runs `body(worker, index)` for every index of `0..<count` on up to `threadCount`
+    /// workers that take the next index as they become free. Unlike `parallelFor`'s fixed
+    /// parts, a worker slowed by another thread on its core (the slide reader, while
+    /// screening) does fewer items instead of keeping the others waiting at the end.
+    public static func dynamicFor(_ count: Int, _ body: (_ worker: Int, _ index: Int) -> Void) {
+        let workers = min(threadCount, count)
+        guard workers > 1 else {
+            for i in 0..<count { body(0, i) }
+            return
+        }
+        let next = NextIndex()
+        withoutActuallyEscaping(body) { body in
+            nonisolated(unsafe) let body = body
+            DispatchQueue.concurrentPerform(iterations: workers) { worker in
+                while let i = next.take(below: count) { body(worker, i) }
+            }
+        }
+    }
+
+    private final class NextIndex: @unchecked Sendable {  // guarded by `lock`
+        private let lock = NSLock()
+        private var value = 0
+        func take(below count: Int) -> Int? {
+            lock.lock()
+            defer { lock.unlock() }
+            guard value < count else { return nil }
+            value += 1
+            return value - 1
+        }
+    }
+}
+
 /// Process-wide memory settings for the engine.
 public enum EngineMemory {
     /// Keeps large freed blocks in the heap instead of returning them to the OS. Activations

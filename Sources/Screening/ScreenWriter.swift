@@ -26,28 +26,33 @@ public enum ScreenWriter {
             let regions = Regions.find(result)
             var summary = ScreenSummary.make(result: result, slide: slide, slideName: name, regions: regions, model: model,
                                              options: options, toolVersion: toolVersion, outputs: files)
-            let tissuePNG = try PNG.encode(result.mask.overlay())
-            try AtomicFile.write(tissuePNG, to: temp.appendingPathComponent("tissue.png"))
-            try PNG.write(Renderings.heatmap(result), to: temp.appendingPathComponent("heatmap.png"))
-            try PNG.write(Renderings.thumbnail(result.mask.thumbnail, maxSize: 256), to: temp.appendingPathComponent("thumbnail.png"))
             let subtitle = String(format: "tumour fraction %.1f%%, max p %.3f, %d region%@; model %@, stride %d",
                                   100 * summary.tumourFraction, summary.maxProbability ?? 0, regions.count,
                                   regions.count == 1 ? "" : "s", model.name, options.stride)
-            let overlayPNG = try PNG.encode(Renderings.overlay(result, title: name, subtitle: subtitle).raster)
-            try AtomicFile.write(overlayPNG, to: temp.appendingPathComponent("overlay.png"))
-
-            var csv = "x,y,width,height,row,column,tissue_fraction,probability\n"
-            let g = result.grid
-            for (i, p) in result.probabilities.enumerated() {
-                guard let p else { continue }
-                let r = g.cellLevel0(column: i % g.columns, row: i / g.columns)
-                csv += "\(Int(r.x.rounded())),\(Int(r.y.rounded())),\(Int(r.width.rounded())),\(Int(r.height.rounded())),"
-                    + "\(i / g.columns),\(i % g.columns),\(String(format: "%.4f", result.tissueFractions[i])),\(String(format: "%.6f", p))\n"
+            // Three independent jobs on the engine's threads: the images, the overlay, and the tables.
+            let jobs = WriteJobs()
+            DispatchQueue.concurrentPerform(iterations: 3) { job in
+                jobs.run { () throws -> Void in
+                    switch job {
+                    case 0:
+                        let tissuePNG = try PNG.encode(result.mask.overlay())
+                        try AtomicFile.write(tissuePNG, to: temp.appendingPathComponent("tissue.png"))
+                        jobs.set(tissuePNG: tissuePNG)
+                        try PNG.write(Renderings.heatmap(result), to: temp.appendingPathComponent("heatmap.png"))
+                        try PNG.write(Renderings.thumbnail(result.mask.thumbnail, maxSize: 256), to: temp.appendingPathComponent("thumbnail.png"))
+                    case 1:
+                        let overlayPNG = try PNG.encode(Renderings.overlay(result, title: name, subtitle: subtitle).raster)
+                        try AtomicFile.write(overlayPNG, to: temp.appendingPathComponent("overlay.png"))
+                        jobs.set(overlayPNG: overlayPNG)
+                    default:
+                        try AtomicFile.write(text: tilesCSV(result), to: temp.appendingPathComponent("tiles.csv"))
+                        let geo = Regions.geoJSON(regions, slideName: name, threshold: result.threshold)
+                        try AtomicFile.write(Array(try JSONSerialization.data(withJSONObject: geo, options: [.sortedKeys])),
+                                             to: temp.appendingPathComponent("regions.geojson"))
+                    }
+                }
             }
-            try AtomicFile.write(text: csv, to: temp.appendingPathComponent("tiles.csv"))
-            let geo = Regions.geoJSON(regions, slideName: name, threshold: result.threshold)
-            try AtomicFile.write(Array(try JSONSerialization.data(withJSONObject: geo, options: [.sortedKeys])),
-                                 to: temp.appendingPathComponent("regions.geojson"))
+            let (tissuePNG, overlayPNG) = try jobs.outcome()
             try AtomicFile.write(text: Report.html(summary: summary, regions: regions, overlayPNG: overlayPNG, tissuePNG: tissuePNG),
                                  to: temp.appendingPathComponent("report.html"))
             summary.timings.writeSeconds = Date().timeIntervalSince(start)
@@ -66,6 +71,37 @@ public enum ScreenWriter {
         } catch {
             try? fm.removeItem(at: temp)
             throw error
+        }
+    }
+
+    /// One row per screened cell, in level-0 pixels.
+    static func tilesCSV(_ result: ScreenResult) -> String {
+        var csv = "x,y,width,height,row,column,tissue_fraction,probability\n"
+        let g = result.grid
+        for (i, p) in result.probabilities.enumerated() {
+            guard let p else { continue }
+            let r = g.cellLevel0(column: i % g.columns, row: i / g.columns)
+            csv += "\(Int(r.x.rounded())),\(Int(r.y.rounded())),\(Int(r.width.rounded())),\(Int(r.height.rounded())),"
+                + "\(i / g.columns),\(i % g.columns),\(String(format: "%.4f", result.tissueFractions[i])),\(String(format: "%.6f", p))\n"
+        }
+        return csv
+    }
+
+    /// The outcome of the concurrent write jobs: the first error, and the PNGs the report embeds.
+    private final class WriteJobs: @unchecked Sendable {  // guarded by `lock`
+        private let lock = NSLock()
+        private var error: Error?
+        private var tissuePNG: [UInt8]?, overlayPNG: [UInt8]?
+        func run(_ body: () throws -> Void) {
+            do { try body() } catch { lock.lock(); if self.error == nil { self.error = error }; lock.unlock() }
+        }
+        func set(tissuePNG: [UInt8]) { lock.lock(); self.tissuePNG = tissuePNG; lock.unlock() }
+        func set(overlayPNG: [UInt8]) { lock.lock(); self.overlayPNG = overlayPNG; lock.unlock() }
+        func outcome() throws -> (tissue: [UInt8], overlay: [UInt8]) {
+            lock.lock()
+            defer { lock.unlock() }
+            if let error { throw error }
+            return (tissuePNG!, overlayPNG!)
         }
     }
 

@@ -43,6 +43,9 @@ public struct ScreenResult: Sendable {
     /// Tissue detection (thumbnail read and mask), before any window is read.
     public var tissueSeconds: Double = 0
     public var readSeconds: Double
+    /// CPU time of the reader thread (decoding and resampling), which on a machine with as
+    /// many cores as engine threads is taken from inference.
+    public var readCPUSeconds: Double = 0
     public var inferenceSeconds: Double
     public var totalSeconds: Double
     public var screenedCells: Int { probabilities.lazy.filter { $0 != nil }.count }
@@ -135,6 +138,7 @@ public final class Screener: @unchecked Sendable {  // immutable after init; scr
             } catch {
                 readerState.fail(error)
             }
+            readerState.setCPUSeconds(Self.threadCPUSeconds())
             queue.close()
         }
         producer.stackSize = 1 << 22
@@ -172,7 +176,15 @@ public final class Screener: @unchecked Sendable {  // immutable after init; scr
                                   readSeconds: readerState.seconds, inferenceSeconds: inferenceSeconds,
                                   totalSeconds: Date().timeIntervalSince(start))
         result.tissueSeconds = tissueSeconds
+        result.readCPUSeconds = readerState.cpuSeconds
         return result
+    }
+
+    /// CPU time the calling thread has used.
+    static func threadCPUSeconds() -> Double {
+        var t = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t)
+        return Double(t.tv_sec) + Double(t.tv_nsec) / 1e9
     }
 
     /// Runs of columns, split where more than `maxGap` cells lie between neighbours, so that
@@ -213,6 +225,9 @@ final class ReaderState: @unchecked Sendable {
     private let lock = NSLock()
     private var _seconds = 0.0
     private var _error: Error?
+    private var _cpuSeconds = 0.0
+    func setCPUSeconds(_ s: Double) { lock.lock(); _cpuSeconds = s; lock.unlock() }
+    var cpuSeconds: Double { lock.lock(); defer { lock.unlock() }; return _cpuSeconds }
     func addSeconds(_ s: Double) { lock.lock(); _seconds += s; lock.unlock() }
     func fail(_ e: Error) { lock.lock(); if _error == nil { _error = e }; lock.unlock() }
     var seconds: Double { lock.lock(); defer { lock.unlock() }; return _seconds }

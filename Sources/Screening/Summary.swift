@@ -48,6 +48,8 @@ public struct ScreenSummary: Sendable, Codable {
         /// Reader-thread busy time: reading, decoding and resampling windows (overlaps inference;
         /// time spent waiting for room in the queue is not counted).
         public var readSeconds: Double
+        /// CPU time of the reader thread; below `readSeconds` when the thread waited for a core.
+        public var readCPUSeconds: Double? = nil
         public var inferenceSeconds: Double
         public var writeSeconds: Double
         public var totalSeconds: Double
@@ -103,7 +105,8 @@ extension ScreenSummary {
             maxProbability: maxP, largestRegionMM2: regions.map(\.areaMM2).max() ?? 0, regionCount: regions.count,
             threshold: result.threshold, model: model, tool: ["name": "histoscreen", "version": toolVersion],
             parameters: options,
-            timings: Timings(tissueSeconds: result.tissueSeconds, readSeconds: result.readSeconds, inferenceSeconds: result.inferenceSeconds, writeSeconds: 0,
+            timings: Timings(tissueSeconds: result.tissueSeconds, readSeconds: result.readSeconds, readCPUSeconds: result.readCPUSeconds,
+                             inferenceSeconds: result.inferenceSeconds, writeSeconds: 0,
                              totalSeconds: result.totalSeconds, tilesPerSecond: tilesPerSecond),
             outputs: outputs)
     }
