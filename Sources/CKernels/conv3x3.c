@@ -88,8 +88,8 @@ typedef void (*tile_fn)(const float *, size_t, int, const float *, const float *
 static const tile_fn tiles[MAX_R + 1] = {0, tile_1, tile_2, tile_3, tile_4, tile_5, tile_6,
                                          tile_7, tile_8, tile_9, tile_10, tile_11, tile_12};
 
-TARGET void hs_conv3x3_forward_avx512(const float *padded, int h, int w, int cin, const float *packed,
-                                      const float *bias, int cout, int relu, float *out, int row_begin, int row_end) {
+static TARGET void conv3x3_forward(const float *padded, int h, int w, int cin, const float *packed, const float *bias,
+                                   int cout, int relu, float *out, int row_begin, int row_end, int out_padded) {
     size_t prow = (size_t)(w + 2) * cin;
     size_t block = (size_t)9 * cin * HS_CONV_BLOCK;
     // Groups of rows (about 384 output pixels) outermost, so that their input rows stay in
@@ -104,12 +104,37 @@ TARGET void hs_conv3x3_forward_avx512(const float *padded, int h, int w, int cin
             for (int row = r0; row < r1; row++) {
                 int img = row / h, y = row % h;
                 const float *in_row = padded + ((size_t)img * (h + 2) + y) * prow;
-                float *out_row = out + ((size_t)row * w) * cout + b * HS_CONV_BLOCK;
+                float *out_row = (out_padded ? out + (((size_t)img * (h + 2) + y + 1) * (w + 2) + 1) * cout
+                                             : out + ((size_t)row * w) * cout) + b * HS_CONV_BLOCK;
                 int x = 0;
                 for (; x + MAX_R <= w; x += MAX_R)
                     tile_12(in_row + (size_t)x * cin, prow, cin, wb, bb, relu, out_row + (size_t)x * cout, cout);
                 if (x < w) tiles[w - x](in_row + (size_t)x * cin, prow, cin, wb, bb, relu, out_row + (size_t)x * cout, cout);
             }
+        }
+    }
+}
+
+TARGET void hs_conv3x3_forward_avx512(const float *padded, int h, int w, int cin, const float *packed,
+                                      const float *bias, int cout, int relu, float *out, int row_begin, int row_end) {
+    conv3x3_forward(padded, h, w, cin, packed, bias, cout, relu, out, row_begin, row_end, 0);
+}
+
+TARGET void hs_conv3x3_forward_padded_out_avx512(const float *padded, int h, int w, int cin, const float *packed,
+                                                 const float *bias, int cout, int relu, float *out, int row_begin,
+                                                 int row_end) {
+    conv3x3_forward(padded, h, w, cin, packed, bias, cout, relu, out, row_begin, row_end, 1);
+}
+
+void hs_zero_border(float *padded, int n, int h, int w, int c) {
+    size_t prow = (size_t)(w + 2) * c;
+    for (int b = 0; b < n; b++) {
+        float *img = padded + (size_t)b * (h + 2) * prow;
+        memset(img, 0, prow * sizeof(float));
+        memset(img + (size_t)(h + 1) * prow, 0, prow * sizeof(float));
+        for (int y = 1; y <= h; y++) {
+            memset(img + (size_t)y * prow, 0, c * sizeof(float));
+            memset(img + (size_t)y * prow + (size_t)(w + 1) * c, 0, c * sizeof(float));
         }
     }
 }

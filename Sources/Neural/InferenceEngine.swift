@@ -166,11 +166,12 @@ public final class InferenceEngine: @unchecked Sendable {
     }
 
     struct Scratch {
-        var a: [Float], b: [Float], padded: [Float]
+        var a: [Float], b: [Float], padded: [Float], padded2: [Float]
         init(capacity: Int, paddedCapacity: Int) {
             a = [Float](repeating: 0, count: capacity)
             b = [Float](repeating: 0, count: capacity)
             padded = [Float](repeating: 0, count: paddedCapacity)
+            padded2 = [Float](repeating: 0, count: paddedCapacity)
         }
     }
 
@@ -179,22 +180,42 @@ public final class InferenceEngine: @unchecked Sendable {
         shapes.filter { $0.count == 3 }.map { ($0[0] + 2) * ($0[1] + 2) * $0[2] }.max() ?? 1
     }
 
-    /// Runs `n` images through every step, ping-ponging between the scratch buffers.
+    /// Runs `n` images through every step, ping-ponging between the scratch buffers. A 3×3
+    /// convolution followed by another writes straight into the next one's zero-bordered
+    /// input, so only a convolution's first input in a run is copied into padded form.
     private func run(_ input: UnsafePointer<Float>, n: Int, scratch: inout Scratch, out: UnsafeMutablePointer<Float>) {
         scratch.a.withUnsafeMutableBufferPointer { aBuffer in
             scratch.b.withUnsafeMutableBufferPointer { bBuffer in
                 scratch.padded.withUnsafeMutableBufferPointer { padBuffer in
+                  scratch.padded2.withUnsafeMutableBufferPointer { pad2Buffer in
                     var src = UnsafeMutablePointer(mutating: input)
                     var dst = aBuffer.baseAddress!
                     var spare = bBuffer.baseAddress!
+                    let pads = (padBuffer.baseAddress!, pad2Buffer.baseAddress!)
+                    var srcIsPadded = false
                     for (k, step) in steps.enumerated() {
                         let shape = shapes[k]
                         var inPlace = false
                         switch step {
                         case let .conv3x3(packed, bias, cin, cout, relu):
                             let h = shape[0], w = shape[1]
-                            hs_pad1(src, Int32(n), Int32(h), Int32(w), Int32(cin), padBuffer.baseAddress!)
-                            hs_conv3x3_forward_avx512(padBuffer.baseAddress!, Int32(h), Int32(w), Int32(cin), packed, bias,
+                            let padded: UnsafeMutablePointer<Float>
+                            if srcIsPadded {
+                                padded = src
+                            } else {
+                                hs_pad1(src, Int32(n), Int32(h), Int32(w), Int32(cin), pads.0)
+                                padded = pads.0
+                            }
+                            if k + 1 < steps.count, case .conv3x3 = steps[k + 1] {
+                                let next = padded == pads.0 ? pads.1 : pads.0
+                                hs_zero_border(next, Int32(n), Int32(h), Int32(w), Int32(cout))
+                                hs_conv3x3_forward_padded_out_avx512(padded, Int32(h), Int32(w), Int32(cin), packed, bias,
+                                                                     Int32(cout), relu ? 1 : 0, next, 0, Int32(n * h))
+                                src = next
+                                srcIsPadded = true
+                                continue
+                            }
+                            hs_conv3x3_forward_avx512(padded, Int32(h), Int32(w), Int32(cin), packed, bias,
                                                       Int32(cout), relu ? 1 : 0, dst, 0, Int32(n * h))
                         case .maxPool2x2:
                             hs_maxpool2x2(src, Int32(n), Int32(shape[0]), Int32(shape[1]), Int32(shape[2]), dst, nil)
@@ -217,8 +238,10 @@ public final class InferenceEngine: @unchecked Sendable {
                             src = dst
                             swap(&dst, &spare)
                         }
+                        srcIsPadded = false
                     }
                     out.update(from: src, count: n)
+                  }
                 }
             }
         }

@@ -40,6 +40,14 @@ void hs_pad1(const float *x, int n, int h, int w, int c, float *padded);
 /// `relu` clamps at 0. cout must be a multiple of 32.
 void hs_conv3x3_forward_avx512(const float *padded, int h, int w, int cin, const float *packed, const float *bias,
                                int cout, int relu, float *out, int row_begin, int row_end);
+/// The same, writing into the interior of a zero-bordered buffer out[n][h+2][w+2][cout], ready
+/// to be the next 3×3 convolution's input without a padding copy. The border is not touched:
+/// clear it once with hs_zero_border.
+void hs_conv3x3_forward_padded_out_avx512(const float *padded, int h, int w, int cin, const float *packed,
+                                          const float *bias, int cout, int relu, float *out, int row_begin, int row_end);
+
+/// Zeroes the one-pixel border of padded[n][h+2][w+2][c].
+void hs_zero_border(float *padded, int n, int h, int w, int c);
 
 /// Weight gradient of the same convolution, for output-channel blocks [block_begin, block_end):
 ///   dW[ky][kx][ci][co] (+)= Σ_{n,y,x} padded[n][y+ky][x+kx][ci] · dy[n][y][x][co]
