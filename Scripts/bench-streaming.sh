@@ -25,7 +25,7 @@ arch=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["archite
     "$root/Samples/models/histoscreen-pcam.hsmodel/model.json")
 for round in $(seq 1 "$rounds"); do
     /usr/bin/time -v -o "$work/time-$round.txt" "$bin" screen "$slide" --out "$work/out" --json --quiet > "$work/summary-$round.json"
-    "$bin" bench --arch "$arch" --no-training --no-sgemm --repeats 3 --json > "$work/bench-$round.json"
+    "$bin" bench --arch "$arch" --no-training --no-sgemm --repeats 10 --json > "$work/bench-$round.json"
 done
 python3 - "$work" "$rounds" <<'PY'
 import json, re, statistics, sys
