@@ -143,16 +143,17 @@ void hs_zero_border(float *padded, int n, int h, int w, int c) {
 // the pixels of rows [0, rows) (each row `w` pixels). `a` points at padded[n][y+ky][kx][ci0],
 // `g` at dy[n][y][0][co0]; `acc` is dW[ky][kx][ci0][co0] with row stride cout.
 #define DEFINE_WTILE(R)                                                                             \
-    static TARGET void wtile_##R(const float *a, size_t arow, const float *g, size_t grow,          \
-                                 int rows, int w, int cin, int cout, float *acc) {                   \
+    static TARGET void wtile_##R(const float *a, size_t arow, size_t aimg, const float *g,         \
+                                 size_t grow, size_t gimg, int images, int rows, int w, int cin,     \
+                                 int cout, float *acc) {                                             \
         __m512 s0[R], s1[R];                                                                         \
         _Pragma("GCC unroll 12") for (int r = 0; r < R; r++) {                                      \
             s0[r] = _mm512_loadu_ps(acc + (size_t)r * cout);                                          \
             s1[r] = _mm512_loadu_ps(acc + (size_t)r * cout + 16);                                     \
         }                                                                                            \
-        for (int row = 0; row < rows; row++) {                                                       \
-            const float *ap = a + row * arow;                                                        \
-            const float *gp = g + row * grow;                                                        \
+        for (int row = 0; row < images * rows; row++) {                                              \
+            const float *ap = a + (size_t)(row / rows) * aimg + (size_t)(row % rows) * arow;          \
+            const float *gp = g + (size_t)(row / rows) * gimg + (size_t)(row % rows) * grow;          \
             for (int x = 0; x < w; x++) {                                                            \
                 __m512 g0 = _mm512_loadu_ps(gp + (size_t)x * cout);                                   \
                 __m512 g1 = _mm512_loadu_ps(gp + (size_t)x * cout + 16);                              \
@@ -172,7 +173,7 @@ void hs_zero_border(float *padded, int n, int h, int w, int c) {
 DEFINE_WTILE(1) DEFINE_WTILE(2) DEFINE_WTILE(3) DEFINE_WTILE(4) DEFINE_WTILE(5) DEFINE_WTILE(6)
 DEFINE_WTILE(7) DEFINE_WTILE(8) DEFINE_WTILE(9) DEFINE_WTILE(10) DEFINE_WTILE(11) DEFINE_WTILE(12)
 
-typedef void (*wtile_fn)(const float *, size_t, const float *, size_t, int, int, int, int, float *);
+typedef void (*wtile_fn)(const float *, size_t, size_t, const float *, size_t, size_t, int, int, int, int, int, float *);
 static const wtile_fn wtiles[MAX_R + 1] = {0, wtile_1, wtile_2, wtile_3, wtile_4, wtile_5, wtile_6,
                                            wtile_7, wtile_8, wtile_9, wtile_10, wtile_11, wtile_12};
 
@@ -184,6 +185,31 @@ TARGET void hs_conv3x3_weight_grad_avx512(const float *padded, const float *dy, 
             for (int ci = 0; ci < cin; ci++)
                 memset(dw + ((size_t)t * cin + ci) * cout + block_begin * HS_CONV_BLOCK, 0,
                        (size_t)(block_end - block_begin) * HS_CONV_BLOCK * sizeof(float));
+    size_t aimg = (size_t)(h + 2) * prow, gimg = (size_t)h * grow;
+    if (h * w <= 64) {
+        // Small images (deep layers): each tile sweeps a group of whole images, so the dW tile
+        // stays in registers across them instead of being loaded and stored once per image
+        // (dW is up to 9·512·512 floats, far beyond L2). A group's rows of one 12-channel
+        // input tile and of the gradient stay in L2 across the taps and output blocks.
+        int group = n < 8 ? n : 8;
+        for (int b0 = 0; b0 < n; b0 += group) {
+            int images = n - b0 < group ? n - b0 : group;
+            for (int ci = 0; ci < cin; ci += MAX_R) {
+                int r = cin - ci < MAX_R ? cin - ci : MAX_R;
+                for (int blk = block_begin; blk < block_end; blk++) {
+                    int co0 = blk * HS_CONV_BLOCK;
+                    const float *g = dy + (size_t)b0 * gimg + co0;
+                    for (int ky = 0; ky < 3; ky++)
+                        for (int kx = 0; kx < 3; kx++) {
+                            const float *a = padded + (size_t)b0 * aimg + ((size_t)ky * (w + 2) + kx) * cin + ci;
+                            float *acc = dw + ((size_t)(ky * 3 + kx) * cin + ci) * cout + co0;
+                            wtiles[r](a, prow, aimg, g, grow, gimg, images, h, w, cin, cout, acc);
+                        }
+                }
+            }
+        }
+        return;
+    }
     // Rows per chunk: about 256 pixels, so a chunk's inputs and gradients stay in L2 while
     // every (tap, ci, co) tile sweeps over them.
     int chunk = w >= 256 ? 1 : 256 / w;
@@ -199,9 +225,10 @@ TARGET void hs_conv3x3_weight_grad_avx512(const float *padded, const float *dy, 
                         float *acc = dw + ((size_t)(ky * 3 + kx) * cin) * cout + co0;
                         int ci = 0;
                         for (; ci + MAX_R <= cin; ci += MAX_R)
-                            wtile_12(a + ci, prow, g + co0, grow, rows, w, cin, cout, acc + (size_t)ci * cout);
+                            wtile_12(a + ci, prow, aimg, g + co0, grow, gimg, 1, rows, w, cin, cout, acc + (size_t)ci * cout);
                         if (ci < cin)
-                            wtiles[cin - ci](a + ci, prow, g + co0, grow, rows, w, cin, cout, acc + (size_t)ci * cout);
+                            wtiles[cin - ci](a + ci, prow, aimg, g + co0, grow, gimg, 1, rows, w, cin, cout,
+                                             acc + (size_t)ci * cout);
                     }
                 }
             }

@@ -75,6 +75,8 @@ public final class Conv2D<Scalar: NeuralScalar>: Layer {
     static var columnBudget: Int { 1 << 24 }
 
     private var cachedInput: Tensor<Scalar>?
+    /// The fast path's zero-padded copy of the retained input, reused by the weight gradient.
+    private var cachedPadded: [Float]?
 
     public init(name: String, inputChannels: Int, outputChannels: Int, kernelSize: (Int, Int), stride: Int = 1,
                 padding: Padding2D? = nil, useBias: Bool = true) {
@@ -117,13 +119,16 @@ public final class Conv2D<Scalar: NeuralScalar>: Layer {
         let g = geometry(inputShape: Array(x.shape.dropFirst()))
         let n = x.batch
         cachedInput = mode == .training && retain ? x : nil
+        cachedPadded = nil
         if FastConv3x3.applies(g, scalar: Scalar.self) && !forcePortable {
             var y = Tensor<Scalar>(uninitializedShape: [n, g.outputHeight, g.outputWidth, outputChannels])
+            let keep = mode == .training && retain && !isFrozen
             withFloats(x.data) { xp in
                 withFloats(kernel.value.data) { wp in
                     withFloatsOptional(bias?.value.data) { bp in
                         withMutableFloats(&y.data) { yp in
-                            FastConv3x3.forward(x: xp, n: n, g: g, kernel: wp, bias: bp, relu: false, out: yp)
+                            let p = FastConv3x3.forward(x: xp, n: n, g: g, kernel: wp, bias: bp, relu: false, out: yp)
+                            if keep { cachedPadded = p }
                         }
                     }
                 }
@@ -190,7 +195,7 @@ public final class Conv2D<Scalar: NeuralScalar>: Layer {
             withFloats(x.data) { xp in
                 withFloats(dy.data) { dyp in
                     withMutableFloats(&kernel.gradient.data) { dwp in
-                        FastConv3x3.weightGradient(x: xp, dy: dyp, n: n, g: g, dKernel: dwp)
+                        FastConv3x3.weightGradient(x: xp, paddedX: cachedPadded, dy: dyp, n: n, g: g, dKernel: dwp)
                     }
                 }
             }

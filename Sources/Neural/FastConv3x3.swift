@@ -13,18 +13,27 @@ enum FastConv3x3 {
     static func appliesToInputGradient(_ g: ConvGeometry) -> Bool { g.inputChannels % Int(HS_CONV_BLOCK) == 0 }
 
     /// x `[N, H, W, Cin]` → `[N, H+2, W+2, Cin]` with a zero border.
+    /// Split over images across the threads: on a training batch this is a copy of tens of MB.
     static func padded(_ x: UnsafePointer<Float>, n: Int, h: Int, w: Int, c: Int) -> [Float] {
         // hs_pad1 writes every element, borders included, so the buffer starts uninitialised.
         let count = n * (h + 2) * (w + 2) * c
+        let imageIn = h * w * c, imageOut = (h + 2) * (w + 2) * c
+        nonisolated(unsafe) let x = x
         return [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
-            hs_pad1(x, Int32(n), Int32(h), Int32(w), Int32(c), buffer.baseAddress!)
+            nonisolated(unsafe) let out = buffer.baseAddress!
+            Threading.parallelFor(n) { _, images in
+                hs_pad1(x + images.lowerBound * imageIn, Int32(images.count), Int32(h), Int32(w), Int32(c),
+                        out + images.lowerBound * imageOut)
+            }
             initialized = count
         }
     }
 
-    /// out `[N, H, W, Cout]` = act(conv(x, kernel) + bias).
+    /// out `[N, H, W, Cout]` = act(conv(x, kernel) + bias). Returns x padded, which the weight
+    /// gradient can reuse instead of padding x again.
+    @discardableResult
     static func forward(x: UnsafePointer<Float>, n: Int, g: ConvGeometry, kernel: UnsafePointer<Float>,
-                        bias: UnsafePointer<Float>?, relu: Bool, out: UnsafeMutablePointer<Float>) {
+                        bias: UnsafePointer<Float>?, relu: Bool, out: UnsafeMutablePointer<Float>) -> [Float] {
         convolve(x, n: n, h: g.inputHeight, w: g.inputWidth, from: g.inputChannels, to: g.outputChannels, kernel: kernel,
                  flipTranspose: false, bias: bias, relu: relu, out: out)
     }
@@ -32,7 +41,7 @@ enum FastConv3x3 {
     /// dx `[N, H, W, Cin]` = conv(dy, flipped and transposed kernel).
     static func inputGradient(dy: UnsafePointer<Float>, n: Int, g: ConvGeometry, kernel: UnsafePointer<Float>,
                               dx: UnsafeMutablePointer<Float>) {
-        convolve(dy, n: n, h: g.inputHeight, w: g.inputWidth, from: g.outputChannels, to: g.inputChannels, kernel: kernel,
+        _ = convolve(dy, n: n, h: g.inputHeight, w: g.inputWidth, from: g.outputChannels, to: g.inputChannels, kernel: kernel,
                  flipTranspose: true, bias: nil, relu: false, out: dx)
     }
 
@@ -40,7 +49,7 @@ enum FastConv3x3 {
     /// the HWIO `kernel` packed as is or flipped and transposed, split over rows across threads.
     private static func convolve(_ input: UnsafePointer<Float>, n: Int, h: Int, w: Int, from: Int, to: Int,
                                  kernel: UnsafePointer<Float>, flipTranspose: Bool, bias: UnsafePointer<Float>?, relu: Bool,
-                                 out: UnsafeMutablePointer<Float>) {
+                                 out: UnsafeMutablePointer<Float>) -> [Float] {
         // The pack takes the kernel's own (cin, cout), whichever way it is packed.
         let (cin, cout) = flipTranspose ? (to, from) : (from, to)
         var packed = [Float](repeating: 0, count: 9 * cin * cout)
@@ -57,15 +66,18 @@ enum FastConv3x3 {
                 }
             }
         }
+        return p
     }
 
     /// dKernel `[3, 3, Cin, Cout]` += Σ over the batch of patch(x)ᵀ · dy. Each worker sums its
     /// images into its own buffer; the buffers are then added in a fixed order, so results do
     /// not depend on scheduling.
-    static func weightGradient(x: UnsafePointer<Float>, dy: UnsafePointer<Float>, n: Int, g: ConvGeometry,
-                               dKernel: UnsafeMutablePointer<Float>) {
+    /// `paddedX`, when given, is x already padded (as `forward` returned it).
+    static func weightGradient(x: UnsafePointer<Float>, paddedX: [Float]? = nil, dy: UnsafePointer<Float>, n: Int,
+                               g: ConvGeometry, dKernel: UnsafeMutablePointer<Float>) {
         let h = g.inputHeight, w = g.inputWidth, cin = g.inputChannels, cout = g.outputChannels
-        let p = padded(x, n: n, h: h, w: w, c: cin)
+        let p = paddedX ?? padded(x, n: n, h: h, w: w, c: cin)
+        precondition(p.count == n * (h + 2) * (w + 2) * cin, "weightGradient: padded input has the wrong size")
         let size = 9 * cin * cout
         let parts = min(Threading.threadCount, n)
         var partial = [Float](repeating: 0, count: parts * size)

@@ -34,18 +34,26 @@ public final class InferenceEngine: @unchecked Sendable {
     private let poolLock = NSLock()
     private var spare: ScratchPool?
 
-    public init(network: Network<Float>) {
+    /// The number of the network's layers this engine runs (all of them unless it was built
+    /// for a prefix).
+    public let layerCount: Int
+
+    /// Compiles the network's first `layerCount` layers (all by default); a prefix engine's
+    /// `outputs` are that layer's inputs, `shapes[layerCount]` per image.
+    public init(network: Network<Float>, layerCount: Int? = nil) {
         self.network = network
+        let end = min(layerCount ?? network.layers.count, network.layers.count)
+        self.layerCount = end
         var steps: [Step] = []
         var shapes: [[Int]] = [network.spec.inputShape]
         var compiled = Kernels.avx512
         var i = 0
         let layers = network.layers
-        while i < layers.count && compiled {
+        while i < end && compiled {
             let shape = network.shapes[i]
             let layer = layers[i]
             var consumed = 1
-            func followedByReLU(_ j: Int) -> Bool { j < layers.count && layers[j] is ReLU<Float> }
+            func followedByReLU(_ j: Int) -> Bool { j < end && layers[j] is ReLU<Float> }
             switch layer {
             case let conv as Conv2D<Float>:
                 let g = conv.geometry(inputShape: shape)
@@ -53,7 +61,7 @@ public final class InferenceEngine: @unchecked Sendable {
                       g.outputChannels % Int(HS_CONV_BLOCK) == 0 else { compiled = false; break }
                 var kernel = conv.kernel.value.data
                 var bias = conv.bias?.value.data ?? [Float](repeating: 0, count: g.outputChannels)
-                if i + 1 < layers.count, let bn = layers[i + 1] as? BatchNorm<Float> {
+                if i + 1 < end, let bn = layers[i + 1] as? BatchNorm<Float> {
                     let (scale, shift) = bn.inferenceAffine()
                     for k in 0..<kernel.count { kernel[k] *= scale[k % g.outputChannels] }
                     for c in 0..<g.outputChannels { bias[c] = bias[c] * scale[c] + shift[c] }
@@ -92,7 +100,7 @@ public final class InferenceEngine: @unchecked Sendable {
                 compiled = false
             }
             i += consumed
-            shapes.append(network.shapes[min(i, layers.count)])
+            shapes.append(network.shapes[min(i, end)])
         }
         self.steps = steps
         self.shapes = shapes
@@ -101,15 +109,23 @@ public final class InferenceEngine: @unchecked Sendable {
 
     /// Logits for `count` images, `input` NHWC `[count, H, W, C]`, already normalised.
     public func logits(_ input: UnsafePointer<Float>, count: Int) -> [Float] {
+        precondition(layerCount == network.layers.count, "logits: this engine runs only the first \(layerCount) layers")
+        return outputs(input, count: count)
+    }
+
+    /// The output of the compiled layers for `count` images: `count × outputSize` floats.
+    public func outputs(_ input: UnsafePointer<Float>, count: Int) -> [Float] {
         guard count > 0 else { return [] }
         guard isCompiled else {
+            precondition(layerCount == network.layers.count, "a prefix engine runs only when every prefix layer compiles")
             let x = Tensor<Float>(shape: [count] + network.spec.inputShape,
                                   data: Array(UnsafeBufferPointer(start: input, count: count * network.spec.inputShape.reduce(1, *))))
             fallbackLock.lock()
             defer { fallbackLock.unlock() }
             return network.forward(x, mode: .inference).data
         }
-        var out = [Float](repeating: 0, count: count)
+        let outputSize = self.outputSize
+        var out = [Float](repeating: 0, count: count * outputSize)
         let chunk = max(1, imagesPerChunk)
         let inputSize = network.spec.inputShape.reduce(1, *)
         out.withUnsafeMutableBufferPointer { outBuffer in
@@ -129,7 +145,7 @@ public final class InferenceEngine: @unchecked Sendable {
             let scratches = pool!
             Threading.dynamicFor(chunks) { worker, c in
                 let first = c * chunk, n = min(chunk, count - first)
-                scratches.with(worker) { run(input + first * inputSize, n: n, scratch: &$0, out: outPtr + first) }
+                scratches.with(worker) { run(input + first * inputSize, n: n, scratch: &$0, out: outPtr + first * outputSize) }
             }
             poolLock.lock()
             spare = scratches
@@ -137,6 +153,9 @@ public final class InferenceEngine: @unchecked Sendable {
         }
         return out
     }
+
+    /// Floats per image out of the compiled layers.
+    public var outputSize: Int { network.shapes[layerCount].reduce(1, *) }
 
     /// σ(logit) for `count` images.
     public func probabilities(_ input: UnsafePointer<Float>, count: Int) -> [Float] {
@@ -240,7 +259,7 @@ public final class InferenceEngine: @unchecked Sendable {
                         }
                         srcIsPadded = false
                     }
-                    out.update(from: src, count: n)
+                    out.update(from: src, count: n * outputSize)
                   }
                 }
             }

@@ -173,7 +173,19 @@ public final class Network<T: NeuralScalar> {
                      "model '\(spec.name)': input \(x.shape) does not match [N] + \(spec.inputShape)")
         let first = firstTrainableLayer
         var h = x
-        for (i, layer) in layers.enumerated() {
+        var start = 0
+        if mode == .training, first > 0, let engine = prefixEngine(first) {
+            // The frozen layers before the first trainable one keep nothing for the backward
+            // pass and behave as at inference (frozen batch norm uses its running statistics),
+            // so they run on the inference engine: BN folded, ReLU fused, a few images per
+            // worker at a time. Its time is counted on the first layer when profiling.
+            let begin = DispatchTime.now().uptimeNanoseconds
+            let out = withFloats(x.data) { engine.outputs($0, count: x.batch) }
+            h = Tensor(shape: [x.batch] + shapes[first], data: out.map { T($0) })
+            profile?.add(layer: 0, forward: Double(DispatchTime.now().uptimeNanoseconds - begin) / 1e9)
+            start = first
+        }
+        for (i, layer) in layers.enumerated() where i >= start {
             if let profile {
                 let start = DispatchTime.now().uptimeNanoseconds
                 h = layer.forward(h, mode: mode, retain: mode == .training && i >= first)
@@ -183,6 +195,20 @@ public final class Network<T: NeuralScalar> {
             }
         }
         return h
+    }
+
+    /// The compiled frozen prefix `layers[0..<first]`, rebuilt when `first` or any of its
+    /// weights change; nil where it does not apply (not Float, a Dropout in the prefix, or a
+    /// layer without a fast kernel).
+    private var prefix: (first: Int, versions: [Int], engine: InferenceEngine)?
+
+    private func prefixEngine(_ first: Int) -> InferenceEngine? {
+        guard T.self == Float.self, Kernels.avx512, !layers[..<first].contains(where: { $0 is Dropout<T> }) else { return nil }
+        let versions = layers[..<first].flatMap { $0.parameters.map(\.version) }
+        if let prefix, prefix.first == first, prefix.versions == versions { return prefix.engine }
+        let engine = InferenceEngine(network: self as! Network<Float>, layerCount: first)
+        prefix = (first, versions, engine)  // kept even when it did not compile, so it is not retried every step
+        return engine.isCompiled ? engine : nil
     }
 
     /// When set, forward and backward passes add each layer's seconds here.

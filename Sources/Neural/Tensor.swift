@@ -39,7 +39,10 @@ public struct Tensor<T: NeuralScalar>: Sendable, Equatable {
 /// norm's running statistics. Named `<layer>.<tensor>`, e.g. `block1_conv1.kernel`.
 public final class Parameter<T: NeuralScalar> {
     public let name: String
-    public var value: Tensor<T>
+    /// Counts assignments and in-place changes of `value`, so that a compiled copy of the
+    /// weights (the training forward pass's frozen prefix) knows when it is stale.
+    public private(set) var version = 0
+    public var value: Tensor<T> { didSet { version &+= 1 } }
     public var gradient: Tensor<T>
     /// True for state that is saved and loaded but not trained.
     public let isBuffer: Bool

@@ -15,6 +15,7 @@ import _TestSupport
         Shape(n: 3, h: 5, w: 5, cin: 32, cout: 64),    // a row narrower than one 12-pixel tile
         Shape(n: 1, h: 12, w: 25, cin: 33, cout: 32),  // odd channel count: input gradient falls back
         Shape(n: 2, h: 3, w: 27, cin: 64, cout: 96),
+        Shape(n: 19, h: 4, w: 6, cin: 40, cout: 64),   // small images: weight gradient by groups of 8 images, one partial
     ]
 
     func conv(_ s: Shape, bias: Bool) -> Conv2D<Float> {
@@ -110,5 +111,45 @@ import _TestSupport
         let got = x.data.withUnsafeBufferPointer { engine.logits($0.baseAddress!, count: 7) }
         let worst = zip(got, expected).map { abs($0 - $1) / max(1, abs($1)) }.max() ?? 0
         #expect(worst < 1e-4, "\(kind): worst relative difference \(worst)")
+    }
+
+    /// Training with the early layers frozen runs them on the engine (BN folded, ReLU fused);
+    /// the forward pass, and the gradients of the trainable layers after it, must match the
+    /// layer-by-layer pass of a Double copy of the network, which never uses the engine.
+    @Test func frozenPrefixMatchesLayerByLayer() throws {
+        let spec = ModelSpec(name: "prefix", inputShape: [16, 12, 3], layers: [
+            .conv("c1", 32, bias: false), .batchNorm("bn1"), .relu("r1"), .conv("c2", 32), .relu("r2"), .maxPool("p1"),
+            .conv("c3", 32, bias: false), .batchNorm("bn3"), .relu("r3"), .maxPool("p2"),
+            .globalAveragePool("gap"), .dense("logit", 1)])
+        let f = try Network<Float>(spec: spec, seed: 3)
+        randomise(f, seed: 20)
+        let d = try Network<Double>(spec: spec, seed: 3)
+        try d.loadWeights(f.weights().mapValues { $0.converted() })
+        try f.setTrainable(from: "c3")
+        try d.setTrainable(from: "c3")
+        let xd: Tensor<Double> = TestTensors.uniform([5] + spec.inputShape, seed: 21)
+        for step in 0..<2 {  // the second step reuses the compiled prefix
+            let yf = f.forward(xd.converted(), mode: .training), yd = d.forward(xd, mode: .training)
+            let worst = zip(yf.data, yd.data).map { abs(Double($0) - $1) / max(1, abs($1)) }.max() ?? 0
+            #expect(worst < 1e-4, "step \(step): forward differs by \(worst)")
+            f.zeroGradients()
+            d.zeroGradients()
+            let dl: Tensor<Double> = TestTensors.uniform(yd.shape, seed: 22)
+            f.backward(dl.converted())
+            d.backward(dl)
+            let gf = f.parameters.first { $0.name == "c3.kernel" }!.gradient.data
+            let gd = d.parameters.first { $0.name == "c3.kernel" }!.gradient.data
+            let scale = gd.map(abs).max() ?? 1
+            let gworst = zip(gf, gd).map { abs(Double($0) - $1) / max(1e-12, scale) }.max() ?? 0
+            #expect(gworst < 1e-4, "step \(step): c3 kernel gradient differs by \(gworst) of its largest element")
+        }
+        // Changing a frozen weight invalidates the compiled prefix.
+        let c1 = f.parameters.first { $0.name == "c1.kernel" }!
+        c1.value = Tensor(shape: c1.value.shape, data: c1.value.data.map { $0 * 0.5 })
+        let dc1 = d.parameters.first { $0.name == "c1.kernel" }!
+        dc1.value = Tensor(shape: dc1.value.shape, data: dc1.value.data.map { $0 * 0.5 })
+        let yf = f.forward(xd.converted(), mode: .training), yd = d.forward(xd, mode: .training)
+        let worst = zip(yf.data, yd.data).map { abs(Double($0) - $1) / max(1, abs($1)) }.max() ?? 0
+        #expect(worst < 1e-4, "after changing a frozen weight: forward differs by \(worst)")
     }
 }
