@@ -138,12 +138,24 @@ public final class GlobalAveragePool<Scalar: NeuralScalar>: Layer {
         return y
     }
 
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func backward(_ dy: Tensor<Scalar>, needInputGradient: Bool) -> Tensor<Scalar>? {
         guard needInputGradient else { return nil }
         let n = inputShape[0], hw = inputShape[1] * inputShape[2], c = inputShape[3]
-        var dx = Tensor<Scalar>(shape: inputShape)
-        for b in 0..<n {
-            for p in 0..<hw { for ch in 0..<c { dx.data[(b * hw + p) * c + ch] = dy.data[b * c + ch] / Scalar(hw) } }
+        // Every element is written: dx[b, p, ch] = dy[b, ch] / hw.
+        var dx = Tensor<Scalar>(uninitializedShape: inputShape)
+        dy.data.withUnsafeBufferPointer { g in
+            dx.data.withUnsafeMutableBufferPointer { d in
+                let scale = 1 / Scalar(hw)
+                for b in 0..<n {
+                    let row = g.baseAddress! + b * c
+                    for p in 0..<hw {
+                        let out = d.baseAddress! + (b * hw + p) * c
+                        for ch in 0..<c { out[ch] = row[ch] * scale }
+                    }
+                }
+            }
         }
         return dx
     }
