@@ -155,7 +155,7 @@ void hs_global_average(const float *x, int n, int hw, int c, float *y) {
 // xhat = (x − mean)·invstd (stored when xhat != NULL); y = xhat·gamma + beta.
 TARGET_CLONES
 void hs_bn_normalize(const float *x, size_t rows, int c, const float *mean, const float *invstd,
-                     const float *gamma, const float *beta, float *xhat, float *y) {
+                     const float *gamma, const float *beta, int relu, float *xhat, float *y) {
     for (size_t r = 0; r < rows; r++) {
         const float *xr = x + r * c;
         float *yr = y + r * c;
@@ -163,7 +163,8 @@ void hs_bn_normalize(const float *x, size_t rows, int c, const float *mean, cons
         for (int j = 0; j < c; j++) {
             float h = (xr[j] - mean[j]) * invstd[j];
             if (hr) hr[j] = h;
-            yr[j] = h * gamma[j] + beta[j];
+            float v = h * gamma[j] + beta[j];
+            yr[j] = relu && !(v > 0) ? 0 : v;
         }
     }
 }

@@ -17,6 +17,9 @@ public final class BatchNorm<Scalar: NeuralScalar>: Layer {
     private var cachedNormalized: [Scalar] = []
     private var cachedInvStd: [Scalar] = []
     private var cachedInferenceScale: [Scalar]?
+    /// The output of a training pass with a ReLU fused in (`forwardFusingReLU`): the backward
+    /// pass masks the gradient with it, as the ReLU's own backward pass would.
+    private var cachedFusedOutput: [Scalar]?
 
     public init(name: String, channels: Int, epsilon: Scalar = 1e-3, momentum: Scalar = 0.99) {
         self.name = name
@@ -57,6 +60,7 @@ public final class BatchNorm<Scalar: NeuralScalar>: Layer {
         let rows = x.count / c
         var y = x
         if mode == .inference || isFrozen {
+            cachedFusedOutput = nil
             let (scale, shift) = inferenceAffine()
             cachedInferenceScale = mode == .training && retain ? scale : nil
             y.data.withUnsafeMutableBufferPointer { yp in
@@ -67,8 +71,9 @@ public final class BatchNorm<Scalar: NeuralScalar>: Layer {
             return y
         }
         cachedInferenceScale = nil
+        cachedFusedOutput = nil
         if isFloat(Scalar.self) {
-            return floatTrainingForward(x, rows: rows, retain: retain)
+            return floatTrainingForward(x, rows: rows, retain: retain, relu: false)
         }
         // Batch statistics, accumulated in the scalar type (two passes for accuracy).
         var mean = [Scalar](repeating: 0, count: c), variance = mean
@@ -187,7 +192,18 @@ public final class BatchNorm<Scalar: NeuralScalar>: Layer {
         return total
     }
 
-    private func floatTrainingForward(_ x: Tensor<Scalar>, rows: Int, retain: Bool) -> Tensor<Scalar> {
+    /// A training pass of batch norm followed by ReLU, in one sweep over the output: what
+    /// `forward` and then a ReLU layer would give. Nil (nothing done) unless this is the Float
+    /// path of an unfrozen layer; the network then runs the two layers separately.
+    func forwardFusingReLU(_ x: Tensor<Scalar>, retain: Bool) -> Tensor<Scalar>? {
+        guard isFloat(Scalar.self), !isFrozen, x.shape.last == channels else { return nil }
+        cachedInferenceScale = nil
+        let y = floatTrainingForward(x, rows: x.count / channels, retain: retain, relu: true)
+        cachedFusedOutput = retain ? y.data : nil
+        return y
+    }
+
+    private func floatTrainingForward(_ x: Tensor<Scalar>, rows: Int, retain: Bool, relu: Bool) -> Tensor<Scalar> {
         let c = channels
         var y = Tensor<Scalar>(uninitializedShape: x.shape)
         var normalized = retain ? [Scalar](unsafeUninitializedCapacity: x.count) { _, n in n = x.count } : []
@@ -211,7 +227,7 @@ public final class BatchNorm<Scalar: NeuralScalar>: Layer {
                         withOptionalMutableFloats(&normalized, enabled: retain) { hp in
                             nonisolated(unsafe) let yp = yp, hp = hp
                             parallelChunks(rows) { begin, count in
-                                hs_bn_normalize(xp + begin * c, count, Int32(c), mean, inv, gp, bp,
+                                hs_bn_normalize(xp + begin * c, count, Int32(c), mean, inv, gp, bp, relu ? 1 : 0,
                                                 hp.map { $0 + begin * c }, yp + begin * c)
                             }
                         }
@@ -227,7 +243,12 @@ public final class BatchNorm<Scalar: NeuralScalar>: Layer {
     private func floatBackward(_ dy: Tensor<Scalar>, rows: Int, needInputGradient: Bool) -> Tensor<Scalar>? {
         let c = channels
         var sumG = [Float](repeating: 0, count: c), sumGX = sumG
+        // With a fused ReLU, the gradient is masked by the fused output (y > 0) on the fly.
+        let fused = cachedFusedOutput ?? []
+        let relu: Int32 = cachedFusedOutput == nil ? 0 : 1
         withFloats(dy.data) { dp in
+          withFloats(fused) { mp in
+            nonisolated(unsafe) let mask: UnsafePointer<Float>? = relu == 1 ? mp : nil
             withFloats(cachedNormalized) { hp in
                 let parts = max(1, min(Threading.threadCount, rows / 1024))
                 var partial = [Float](repeating: 0, count: 2 * parts * c)
@@ -236,8 +257,8 @@ public final class BatchNorm<Scalar: NeuralScalar>: Layer {
                     Threading.parallelFor(parts) { _, range in
                         for part in range {
                             let begin = rows * part / parts, end = rows * (part + 1) / parts
-                            hs_bn_backward_sums(dp + begin * c, nil, hp + begin * c, end - begin, Int32(c), 0,
-                                                base + 2 * part * c, base + (2 * part + 1) * c)
+                            hs_bn_backward_sums(dp + begin * c, mask.map { $0 + begin * c }, hp + begin * c, end - begin,
+                                                Int32(c), relu, base + 2 * part * c, base + (2 * part + 1) * c)
                         }
                     }
                 }
@@ -245,6 +266,7 @@ public final class BatchNorm<Scalar: NeuralScalar>: Layer {
                     for j in 0..<c { sumG[j] += partial[2 * part * c + j]; sumGX[j] += partial[(2 * part + 1) * c + j] }
                 }
             }
+          }
         }
         if !isFrozen {
             for j in 0..<c {
@@ -261,14 +283,18 @@ public final class BatchNorm<Scalar: NeuralScalar>: Layer {
         }
         var dx = Tensor<Scalar>(uninitializedShape: dy.shape)
         withFloats(dy.data) { dp in
+          withFloats(fused) { mp in
+            nonisolated(unsafe) let mask: UnsafePointer<Float>? = relu == 1 ? mp : nil
             withFloats(cachedNormalized) { hp in
                 withMutableFloats(&dx.data) { xp in
                     nonisolated(unsafe) let xp = xp
                     parallelChunks(rows) { begin, count in
-                        hs_bn_backward_apply(dp + begin * c, nil, hp + begin * c, count, Int32(c), 0, k1, meanG, meanGX, xp + begin * c)
+                        hs_bn_backward_apply(dp + begin * c, mask.map { $0 + begin * c }, hp + begin * c, count, Int32(c), relu,
+                                             k1, meanG, meanGX, xp + begin * c)
                     }
                 }
             }
+          }
         }
         return dx
     }

@@ -10,6 +10,12 @@ public final class ReLU<Scalar: NeuralScalar>: Layer {
     public var parameters: [Parameter<Scalar>] { [] }
     public func outputShape(inputShape: [Int]) -> [Int] { inputShape }
 
+    /// Takes `y`, already max(0, ·) (the previous layer fused this ReLU in), as this layer's
+    /// output, so that a later `backward` works as after its own forward pass.
+    func adoptOutput(_ y: Tensor<Scalar>, mode: Mode, retain: Bool) {
+        cachedOutput = mode == .training && retain ? y : nil
+    }
+
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     public func forward(_ x: Tensor<Scalar>, mode: Mode, retain: Bool) -> Tensor<Scalar> {

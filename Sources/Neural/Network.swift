@@ -185,17 +185,32 @@ public final class Network<T: NeuralScalar> {
             profile?.add(layer: 0, forward: Double(DispatchTime.now().uptimeNanoseconds - begin) / 1e9)
             start = first
         }
-        for (i, layer) in layers.enumerated() where i >= start {
-            if let profile {
-                let start = DispatchTime.now().uptimeNanoseconds
-                h = layer.forward(h, mode: mode, retain: mode == .training && i >= first)
-                profile.add(layer: i, forward: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
-            } else {
-                h = layer.forward(h, mode: mode, retain: mode == .training && i >= first)
+        fusedReLUs = []
+        var i = start
+        while i < layers.count {
+            let begin = DispatchTime.now().uptimeNanoseconds
+            let retain = mode == .training && i >= first
+            // Training: batch norm and the ReLU after it run as one pass (and their backward
+            // passes as one), which saves a sweep over the activations each way.
+            if mode == .training, i + 1 < layers.count, let bn = layers[i] as? BatchNorm<T>,
+               let relu = layers[i + 1] as? ReLU<T>, let y = bn.forwardFusingReLU(h, retain: retain) {
+                relu.adoptOutput(y, mode: mode, retain: retain)
+                fusedReLUs.insert(i + 1)
+                h = y
+                profile?.add(layer: i, forward: Double(DispatchTime.now().uptimeNanoseconds - begin) / 1e9)
+                i += 2
+                continue
             }
+            h = layers[i].forward(h, mode: mode, retain: retain)
+            profile?.add(layer: i, forward: Double(DispatchTime.now().uptimeNanoseconds - begin) / 1e9)
+            i += 1
         }
         return h
     }
+
+    /// ReLU layers whose work the batch norm before them did in the last forward pass; their
+    /// backward pass is part of the batch norm's.
+    private var fusedReLUs: Set<Int> = []
 
     /// The compiled frozen prefix `layers[0..<first]`, rebuilt when `first` or any of its
     /// weights change; nil where it does not apply (not Float, a Dropout in the prefix, or a
@@ -220,7 +235,7 @@ public final class Network<T: NeuralScalar> {
     public func backward(_ dLogits: Tensor<T>, inputGradient: Bool = false) -> Tensor<T>? {
         let first = inputGradient ? 0 : firstTrainableLayer
         var g = dLogits
-        for i in stride(from: layers.count - 1, through: first, by: -1) {
+        for i in stride(from: layers.count - 1, through: first, by: -1) where !fusedReLUs.contains(i) {
             let needInput = i > first || inputGradient
             let start = DispatchTime.now().uptimeNanoseconds
             let dx = layers[i].backward(g, needInputGradient: needInput)

@@ -152,4 +152,34 @@ import _TestSupport
         let worst = zip(yf.data, yd.data).map { abs(Double($0) - $1) / max(1, abs($1)) }.max() ?? 0
         #expect(worst < 1e-4, "after changing a frozen weight: forward differs by \(worst)")
     }
+
+    /// In Float training, batch norm and the ReLU after it run fused (one pass forward, one
+    /// backward); the Double network runs them as separate layers. Outputs, every parameter's
+    /// gradient and the running statistics must agree.
+    @Test func batchNormReLUFusionMatchesSeparateLayers() throws {
+        let spec = ModelSpec(name: "fused", inputShape: [12, 10, 3], layers: [
+            .conv("c1", 32, bias: false), .batchNorm("bn1"), .relu("r1"), .maxPool("p1"),
+            .conv("c2", 32, bias: false), .batchNorm("bn2"), .relu("r2"),
+            .globalAveragePool("gap"), .dense("logit", 1)])
+        let f = try Network<Float>(spec: spec, seed: 5)
+        randomise(f, seed: 30)
+        let d = try Network<Double>(spec: spec, seed: 5)
+        try d.loadWeights(f.weights().mapValues { $0.converted() })
+        let xd: Tensor<Double> = TestTensors.uniform([6] + spec.inputShape, seed: 31)
+        let yf = f.forward(xd.converted(), mode: .training), yd = d.forward(xd, mode: .training)
+        let worst = zip(yf.data, yd.data).map { abs(Double($0) - $1) / max(1, abs($1)) }.max() ?? 0
+        #expect(worst < 1e-4, "forward differs by \(worst)")
+        f.zeroGradients()
+        d.zeroGradients()
+        let dl: Tensor<Double> = TestTensors.uniform(yd.shape, seed: 32)
+        f.backward(dl.converted())
+        d.backward(dl)
+        for (pf, pd) in zip(f.parameters, d.parameters) {
+            let scale = max(1e-12, pd.gradient.data.map(abs).max() ?? 0)
+            let g = zip(pf.gradient.data, pd.gradient.data).map { abs(Double($0) - $1) / scale }.max() ?? 0
+            #expect(g < 1e-4, "\(pf.name): gradient differs by \(g) of its largest element")
+            let v = zip(pf.value.data, pd.value.data).map { abs(Double($0) - $1) / max(1, abs($1)) }.max() ?? 0
+            #expect(v < 1e-5, "\(pf.name): value (running statistics included) differs by \(v)")
+        }
+    }
 }

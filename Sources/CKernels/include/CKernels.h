@@ -76,7 +76,7 @@ void hs_bn_backward_apply(const float *dy, const float *y, const float *xhat, si
 /// Batch-norm training forward: xhat = (x − mean)·invstd (stored when xhat != NULL) and
 /// y = xhat·gamma + beta, per channel over rows×c.
 void hs_bn_normalize(const float *x, size_t rows, int c, const float *mean, const float *invstd,
-                     const float *gamma, const float *beta, float *xhat, float *y);
+                     const float *gamma, const float *beta, int relu, float *xhat, float *y);
 
 /// y = max(0, x) and its gradient dx = dy · [y > 0]; y may equal x, dx may equal dy.
 void hs_relu(const float *x, size_t count, float *y);
