@@ -29,7 +29,7 @@ public final class InferenceEngine: @unchecked Sendable {
     /// True when every step has a fast kernel here; otherwise `logits` uses `network.forward`.
     public let isCompiled: Bool
     /// Images a worker takes through the network at once.
-    public var imagesPerChunk = 4
+    public var imagesPerChunk = 1
     private let fallbackLock = NSLock()
     private let poolLock = NSLock()
     private var spare: ScratchPool?
