@@ -5,8 +5,9 @@ import Foundation
 ///
 /// It compiles the network once: batch norm after a convolution is folded into the
 /// convolution's weights and bias, and a following ReLU is fused into the kernel. Then it
-/// runs each worker thread over its own images, a few at a time, through the whole network:
-/// activations stay in cache, and threads never wait on each other between layers.
+/// runs each worker thread over its own images, taking the next as it finishes one, through
+/// the whole network: activations stay in cache, and threads never wait on each other
+/// between layers.
 ///
 /// Where a layer has no AVX-512 kernel (or the CPU has no AVX-512), the engine runs the
 /// network's own layer-by-layer forward pass instead, which gives the same results.
