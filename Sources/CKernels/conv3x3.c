@@ -36,17 +36,11 @@ void hs_conv3x3_pack(const float *hwio, int cin, int cout, int flip_transpose, f
 
 void hs_pad1(const float *x, int n, int h, int w, int c, float *padded) {
     size_t prow = (size_t)(w + 2) * c;
-    for (int b = 0; b < n; b++) {
-        float *img = padded + (size_t)b * (h + 2) * prow;
-        memset(img, 0, prow * sizeof(float));
-        memset(img + (size_t)(h + 1) * prow, 0, prow * sizeof(float));
-        for (int y = 0; y < h; y++) {
-            float *row = img + (size_t)(y + 1) * prow;
-            memset(row, 0, c * sizeof(float));
-            memcpy(row + c, x + (((size_t)b * h + y) * w) * c, (size_t)w * c * sizeof(float));
-            memset(row + (size_t)(w + 1) * c, 0, c * sizeof(float));
-        }
-    }
+    hs_zero_border(padded, n, h, w, c);
+    for (int b = 0; b < n; b++)
+        for (int y = 0; y < h; y++)
+            memcpy(padded + (((size_t)b * (h + 2) + y + 1) * prow) + c, x + (((size_t)b * h + y) * w) * c,
+                   (size_t)w * c * sizeof(float));
 }
 
 // One R-pixel × 32-channel output tile. `in` points at padded[n][y][x0][0] (the window's

@@ -177,18 +177,18 @@ public final class Network<T: NeuralScalar> {
         if mode == .training, first > 0, let engine = prefixEngine(first) {
             // The frozen layers before the first trainable one keep nothing for the backward
             // pass and behave as at inference (frozen batch norm uses its running statistics),
-            // so they run on the inference engine: BN folded, ReLU fused, a few images per
-            // worker at a time. Its time is counted on the first layer when profiling.
-            let begin = DispatchTime.now().uptimeNanoseconds
+            // so they run on the inference engine: BN folded, ReLU fused, one image per worker
+            // at a time. Its time is counted on the first layer when profiling.
+            let begin = profileClock()
             let out = withFloats(x.data) { engine.outputs($0, count: x.batch) }
             h = Tensor(shape: [x.batch] + shapes[first], data: out.map { T($0) })
-            profile?.add(layer: 0, forward: Double(DispatchTime.now().uptimeNanoseconds - begin) / 1e9)
+            profile?.add(layer: 0, forward: profileSeconds(since: begin))
             start = first
         }
         fusedReLUs = []
         var i = start
         while i < layers.count {
-            let begin = DispatchTime.now().uptimeNanoseconds
+            let begin = profileClock()
             let retain = mode == .training && i >= first
             // Training: batch norm and the ReLU after it run as one pass (and their backward
             // passes as one), which saves a sweep over the activations each way.
@@ -197,12 +197,12 @@ public final class Network<T: NeuralScalar> {
                 relu.adoptOutput(y, mode: mode, retain: retain)
                 fusedReLUs.insert(i + 1)
                 h = y
-                profile?.add(layer: i, forward: Double(DispatchTime.now().uptimeNanoseconds - begin) / 1e9)
+                profile?.add(layer: i, forward: profileSeconds(since: begin))
                 i += 2
                 continue
             }
             h = layers[i].forward(h, mode: mode, retain: retain)
-            profile?.add(layer: i, forward: Double(DispatchTime.now().uptimeNanoseconds - begin) / 1e9)
+            profile?.add(layer: i, forward: profileSeconds(since: begin))
             i += 1
         }
         return h
@@ -229,6 +229,12 @@ public final class Network<T: NeuralScalar> {
     /// When set, forward and backward passes add each layer's seconds here.
     public var profile: LayerProfile?
 
+    /// A timestamp for the profile, read only when profiling.
+    private func profileClock() -> UInt64 { profile == nil ? 0 : DispatchTime.now().uptimeNanoseconds }
+    private func profileSeconds(since begin: UInt64) -> Double {
+        Double(DispatchTime.now().uptimeNanoseconds - begin) / 1e9
+    }
+
     /// Back-propagates `dLogits` (`[N, 1]`) after a `.training` forward pass, adding into the
     /// gradients of `trainableParameters`. With `inputGradient`, also returns d(loss)/d(input).
     @discardableResult
@@ -237,9 +243,9 @@ public final class Network<T: NeuralScalar> {
         var g = dLogits
         for i in stride(from: layers.count - 1, through: first, by: -1) where !fusedReLUs.contains(i) {
             let needInput = i > first || inputGradient
-            let start = DispatchTime.now().uptimeNanoseconds
+            let begin = profileClock()
             let dx = layers[i].backward(g, needInputGradient: needInput)
-            profile?.add(layer: i, backward: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+            profile?.add(layer: i, backward: profileSeconds(since: begin))
             guard let dx else { return nil }
             g = dx
         }

@@ -78,9 +78,8 @@ public final class OpenSlideSlide: Slide, @unchecked Sendable {
             // OpenSlide keeps reading that level.
             let ds = metadata.levels[level].downsample
             let x = Int((Double(originLevel0.x) / ds).rounded()), y = Int((Double(originLevel0.y) / ds).rounded())
-            if try useDirect(level: level, tiles: tiles),
-               let raster = try tiles.read(level: level, x: x, y: y, width: sizeAtLevel.width, height: sizeAtLevel.height) {
-                return raster
+            if try useDirect(level: level, tiles: tiles) {
+                return try tiles.read(level: level, x: x, y: y, width: sizeAtLevel.width, height: sizeAtLevel.height)
             }
         }
         return try readThroughOpenSlide(originLevel0: originLevel0, level: level, sizeAtLevel: sizeAtLevel)

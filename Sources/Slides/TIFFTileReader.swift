@@ -47,15 +47,16 @@ final class TIFFTileReader: @unchecked Sendable {  // all mutable state is behin
     /// A reader for `path` when it is a TIFF with at least one level this reader can serve.
     init?(path: String, levels: [SlideLevel], cacheLimit: Int = 48 << 20) {
         guard let tif = TIFFImage.open(path, mode: "rm") else { return nil }
-        var found: [Int: Directory] = [:]  // keyed by size, first directory wins
-        var candidates: [Directory] = []
+        var found: [PixelSize: Directory] = [:]  // the first tiled directory of each size
         var index: UInt32 = 0
         repeat {
-            if TIFFIsTiled(tif) != 0, let d = Self.describe(tif, index: index) { candidates.append(d) }
+            if TIFFIsTiled(tif) != 0, let d = Self.describe(tif, index: index) {
+                let size = PixelSize(width: d.width, height: d.height)
+                if found[size] == nil { found[size] = d }
+            }
             index += 1
         } while TIFFReadDirectory(tif) != 0
-        for d in candidates where found[d.width &* 1_000_003 &+ d.height] == nil { found[d.width &* 1_000_003 &+ d.height] = d }
-        let mapped = levels.map { found[$0.sizeAtLevel.width &* 1_000_003 &+ $0.sizeAtLevel.height] }
+        let mapped = levels.map { found[$0.sizeAtLevel] }
         guard mapped.contains(where: { $0 != nil }) else { TIFFClose(tif); return nil }
         self.path = path
         self.tif = tif
@@ -92,11 +93,12 @@ final class TIFFTileReader: @unchecked Sendable {  // all mutable state is behin
                          isYCbCrJPEG: isJPEG && isYCbCr)
     }
 
-    /// The RGB pixels of `level` in the rectangle at (`x`, `y`) (level pixels) of the given
-    /// size; parts beyond the level and tiles the file leaves out are white. Nil when the
-    /// level is not served here.
-    func read(level: Int, x: Int, y: Int, width: Int, height: Int) throws(SlideError) -> Raster? {
-        guard serves(level: level), let d = directories[level] else { return nil }
+    /// The RGB pixels of `level` (one this reader `serves`) in the rectangle at (`x`, `y`)
+    /// (level pixels) of the given size; parts beyond the level and tiles the file leaves out
+    /// are white.
+    func read(level: Int, x: Int, y: Int, width: Int, height: Int) throws(SlideError) -> Raster {
+        precondition(serves(level: level), "TIFFTileReader.read: level \(level) is not decoded directly")
+        let d = directories[level]!
         var out = Raster(width: width, height: height, channels: 3, fill: [255, 255, 255])
         let x0 = max(0, x), y0 = max(0, y), x1 = min(d.width, x + width), y1 = min(d.height, y + height)
         guard x0 < x1, y0 < y1 else { return out }

@@ -121,26 +121,14 @@ import _TestSupport
             .conv("c1", 32, bias: false), .batchNorm("bn1"), .relu("r1"), .conv("c2", 32), .relu("r2"), .maxPool("p1"),
             .conv("c3", 32, bias: false), .batchNorm("bn3"), .relu("r3"), .maxPool("p2"),
             .globalAveragePool("gap"), .dense("logit", 1)])
-        let f = try Network<Float>(spec: spec, seed: 3)
-        randomise(f, seed: 20)
-        let d = try Network<Double>(spec: spec, seed: 3)
-        try d.loadWeights(f.weights().mapValues { $0.converted() })
+        let (f, d) = try floatAndDouble(spec, seed: 3, weightsSeed: 20)
         try f.setTrainable(from: "c3")
         try d.setTrainable(from: "c3")
         let xd: Tensor<Double> = TestTensors.uniform([5] + spec.inputShape, seed: 21)
         for step in 0..<2 {  // the second step reuses the compiled prefix
-            let yf = f.forward(xd.converted(), mode: .training), yd = d.forward(xd, mode: .training)
-            let worst = zip(yf.data, yd.data).map { abs(Double($0) - $1) / max(1, abs($1)) }.max() ?? 0
+            let worst = trainingStep(f, d, x: xd, gradientSeed: 22)
             #expect(worst < 1e-4, "step \(step): forward differs by \(worst)")
-            f.zeroGradients()
-            d.zeroGradients()
-            let dl: Tensor<Double> = TestTensors.uniform(yd.shape, seed: 22)
-            f.backward(dl.converted())
-            d.backward(dl)
-            let gf = f.parameters.first { $0.name == "c3.kernel" }!.gradient.data
-            let gd = d.parameters.first { $0.name == "c3.kernel" }!.gradient.data
-            let scale = gd.map(abs).max() ?? 1
-            let gworst = zip(gf, gd).map { abs(Double($0) - $1) / max(1e-12, scale) }.max() ?? 0
+            let gworst = gradientDifference(f, d, "c3.kernel")
             #expect(gworst < 1e-4, "step \(step): c3 kernel gradient differs by \(gworst) of its largest element")
         }
         // Changing a frozen weight invalidates the compiled prefix.
@@ -148,8 +136,7 @@ import _TestSupport
         c1.value = Tensor(shape: c1.value.shape, data: c1.value.data.map { $0 * 0.5 })
         let dc1 = d.parameters.first { $0.name == "c1.kernel" }!
         dc1.value = Tensor(shape: dc1.value.shape, data: dc1.value.data.map { $0 * 0.5 })
-        let yf = f.forward(xd.converted(), mode: .training), yd = d.forward(xd, mode: .training)
-        let worst = zip(yf.data, yd.data).map { abs(Double($0) - $1) / max(1, abs($1)) }.max() ?? 0
+        let worst = worstRelative(f.forward(xd.converted(), mode: .training).data, d.forward(xd, mode: .training).data)
         #expect(worst < 1e-4, "after changing a frozen weight: forward differs by \(worst)")
     }
 
@@ -161,25 +148,50 @@ import _TestSupport
             .conv("c1", 32, bias: false), .batchNorm("bn1"), .relu("r1"), .maxPool("p1"),
             .conv("c2", 32, bias: false), .batchNorm("bn2"), .relu("r2"),
             .globalAveragePool("gap"), .dense("logit", 1)])
-        let f = try Network<Float>(spec: spec, seed: 5)
-        randomise(f, seed: 30)
-        let d = try Network<Double>(spec: spec, seed: 5)
-        try d.loadWeights(f.weights().mapValues { $0.converted() })
+        let (f, d) = try floatAndDouble(spec, seed: 5, weightsSeed: 30)
         let xd: Tensor<Double> = TestTensors.uniform([6] + spec.inputShape, seed: 31)
-        let yf = f.forward(xd.converted(), mode: .training), yd = d.forward(xd, mode: .training)
-        let worst = zip(yf.data, yd.data).map { abs(Double($0) - $1) / max(1, abs($1)) }.max() ?? 0
+        let worst = trainingStep(f, d, x: xd, gradientSeed: 32)
         #expect(worst < 1e-4, "forward differs by \(worst)")
-        f.zeroGradients()
-        d.zeroGradients()
-        let dl: Tensor<Double> = TestTensors.uniform(yd.shape, seed: 32)
-        f.backward(dl.converted())
-        d.backward(dl)
         for (pf, pd) in zip(f.parameters, d.parameters) {
-            let scale = max(1e-12, pd.gradient.data.map(abs).max() ?? 0)
-            let g = zip(pf.gradient.data, pd.gradient.data).map { abs(Double($0) - $1) / scale }.max() ?? 0
+            let g = gradientDifference(f, d, pf.name)
             #expect(g < 1e-4, "\(pf.name): gradient differs by \(g) of its largest element")
-            let v = zip(pf.value.data, pd.value.data).map { abs(Double($0) - $1) / max(1, abs($1)) }.max() ?? 0
+            let v = worstRelative(pf.value.data, pd.value.data)
             #expect(v < 1e-5, "\(pf.name): value (running statistics included) differs by \(v)")
         }
+    }
+
+    /// A Float network with randomised weights, and a Double copy of it.
+    func floatAndDouble(_ spec: ModelSpec, seed: UInt64, weightsSeed: UInt64) throws -> (Network<Float>, Network<Double>) {
+        let f = try Network<Float>(spec: spec, seed: seed)
+        randomise(f, seed: weightsSeed)
+        let d = try Network<Double>(spec: spec, seed: seed)
+        try d.loadWeights(f.weights().mapValues { $0.converted() })
+        return (f, d)
+    }
+
+    /// The largest difference relative to max(1, |reference|).
+    func worstRelative(_ a: [Float], _ reference: [Double]) -> Double {
+        zip(a, reference).map { abs(Double($0) - $1) / max(1, abs($1)) }.max() ?? 0
+    }
+
+    /// A training forward and backward pass of both networks with the same input and output
+    /// gradient; returns the forward pass's worst relative difference.
+    func trainingStep(_ f: Network<Float>, _ d: Network<Double>, x: Tensor<Double>, gradientSeed: UInt64) -> Double {
+        let yf = f.forward(x.converted(), mode: .training), yd = d.forward(x, mode: .training)
+        f.zeroGradients()
+        d.zeroGradients()
+        let dl: Tensor<Double> = TestTensors.uniform(yd.shape, seed: gradientSeed)
+        f.backward(dl.converted())
+        d.backward(dl)
+        return worstRelative(yf.data, yd.data)
+    }
+
+    /// The worst difference of a parameter's gradients, relative to the largest element of the
+    /// Double one.
+    func gradientDifference(_ f: Network<Float>, _ d: Network<Double>, _ name: String) -> Double {
+        let gf = f.parameters.first { $0.name == name }!.gradient.data
+        let gd = d.parameters.first { $0.name == name }!.gradient.data
+        let scale = max(1e-12, gd.map(abs).max() ?? 0)
+        return zip(gf, gd).map { abs(Double($0) - $1) / scale }.max() ?? 0
     }
 }
