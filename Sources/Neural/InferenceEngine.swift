@@ -15,12 +15,22 @@ public final class InferenceEngine: @unchecked Sendable {
     enum Step {
         /// 3×3 stride-1 'same' convolution, weights packed for the kernel, BN folded in.
         case conv3x3(packed: [Float], bias: [Float], inputChannels: Int, outputChannels: Int, relu: Bool)
+        /// The same convolution as Winograd F(2×2, 3×3), weights transformed by hs_winograd_pack.
+        case winograd(transformed: [Float], bias: [Float], inputChannels: Int, outputChannels: Int, relu: Bool)
         case maxPool2x2
         case globalAveragePool
         case flatten
         case dense(kernel: [Float], bias: [Float]?, inputs: Int, outputs: Int, relu: Bool)
         case affine(scale: [Float], shift: [Float], relu: Bool)
         case relu
+
+        /// (input, output) channels of a 3×3 convolution step.
+        var convolutionChannels: (Int, Int)? {
+            switch self {
+            case let .conv3x3(_, _, cin, cout, _), let .winograd(_, _, cin, cout, _): (cin, cout)
+            default: nil
+            }
+        }
     }
 
     public let network: Network<Float>
@@ -41,7 +51,10 @@ public final class InferenceEngine: @unchecked Sendable {
 
     /// Compiles the network's first `layerCount` layers (all by default); a prefix engine's
     /// `outputs` are that layer's inputs, `shapes[layerCount]` per image.
-    public init(network: Network<Float>, layerCount: Int? = nil) {
+    ///
+    /// With `winograd`, 3×3 convolutions whose input has an even size and a multiple of 16
+    /// channels run as Winograd F(2×2, 3×3) (see winograd.c); the rest run direct.
+    public init(network: Network<Float>, layerCount: Int? = nil, winograd: Bool = Kernels.winograd) {
         self.network = network
         let end = min(layerCount ?? network.layers.count, network.layers.count)
         self.layerCount = end
@@ -70,12 +83,18 @@ public final class InferenceEngine: @unchecked Sendable {
                 }
                 let relu = followedByReLU(i + consumed)
                 if relu { consumed += 1 }
-                var packed = [Float](repeating: 0, count: kernel.count)
-                packed.withUnsafeMutableBufferPointer {
-                    hs_conv3x3_pack(kernel, Int32(g.inputChannels), Int32(g.outputChannels), 0, $0.baseAddress!)
+                let cin = Int32(g.inputChannels), cout = Int32(g.outputChannels)
+                if winograd && g.inputChannels % 16 == 0 && shape[0] % 2 == 0 && shape[1] % 2 == 0 {
+                    var transformed = [Float](repeating: 0, count: 16 * g.inputChannels * g.outputChannels)
+                    transformed.withUnsafeMutableBufferPointer { hs_winograd_pack(kernel, cin, cout, $0.baseAddress!) }
+                    steps.append(.winograd(transformed: transformed, bias: bias, inputChannels: g.inputChannels,
+                                           outputChannels: g.outputChannels, relu: relu))
+                } else {
+                    var packed = [Float](repeating: 0, count: kernel.count)
+                    packed.withUnsafeMutableBufferPointer { hs_conv3x3_pack(kernel, cin, cout, 0, $0.baseAddress!) }
+                    steps.append(.conv3x3(packed: packed, bias: bias, inputChannels: g.inputChannels,
+                                          outputChannels: g.outputChannels, relu: relu))
                 }
-                steps.append(.conv3x3(packed: packed, bias: bias, inputChannels: g.inputChannels,
-                                      outputChannels: g.outputChannels, relu: relu))
             case let bn as BatchNorm<Float>:
                 let (scale, shift) = bn.inferenceAffine()
                 let relu = followedByReLU(i + 1)
@@ -141,7 +160,8 @@ public final class InferenceEngine: @unchecked Sendable {
             spare = nil
             poolLock.unlock()
             if pool == nil || pool!.count < workers || pool!.capacity != capacity || pool!.paddedCapacity != paddedCapacity {
-                pool = ScratchPool(count: workers, capacity: capacity, paddedCapacity: paddedCapacity)
+                pool = ScratchPool(count: workers, capacity: capacity, paddedCapacity: paddedCapacity,
+                                   winogradCapacity: winogradScratch())
             }
             let scratches = pool!
             Threading.dynamicFor(chunks) { worker, c in
@@ -166,15 +186,16 @@ public final class InferenceEngine: @unchecked Sendable {
     /// One scratch per worker, made on first use; each worker touches only its own.
     final class ScratchPool: @unchecked Sendable {
         private let slots: UnsafeMutablePointer<Scratch?>
-        let count: Int, capacity: Int, paddedCapacity: Int
-        init(count: Int, capacity: Int, paddedCapacity: Int) {
+        let count: Int, capacity: Int, paddedCapacity: Int, winogradCapacity: Int
+        init(count: Int, capacity: Int, paddedCapacity: Int, winogradCapacity: Int) {
+            self.winogradCapacity = winogradCapacity
             self.count = count
             self.capacity = capacity
             self.paddedCapacity = paddedCapacity
             slots = .allocate(capacity: count)
             slots.initialize(repeating: nil, count: count)
         }
-        private func make() -> Scratch { Scratch(capacity: capacity, paddedCapacity: paddedCapacity) }
+        private func make() -> Scratch { Scratch(capacity: capacity, paddedCapacity: paddedCapacity, winogradCapacity: winogradCapacity) }
         deinit {
             slots.deinitialize(count: count)
             slots.deallocate()
@@ -186,8 +207,9 @@ public final class InferenceEngine: @unchecked Sendable {
     }
 
     struct Scratch {
-        var a: [Float], b: [Float], padded: [Float], padded2: [Float]
-        init(capacity: Int, paddedCapacity: Int) {
+        var a: [Float], b: [Float], padded: [Float], padded2: [Float], winograd: [Float]
+        init(capacity: Int, paddedCapacity: Int, winogradCapacity: Int) {
+            winograd = [Float](repeating: 0, count: winogradCapacity)
             a = [Float](repeating: 0, count: capacity)
             b = [Float](repeating: 0, count: capacity)
             padded = [Float](repeating: 0, count: paddedCapacity)
@@ -195,6 +217,12 @@ public final class InferenceEngine: @unchecked Sendable {
         }
     }
 
+    private func winogradScratch() -> Int {
+        steps.map { step -> Int in
+            guard case let .winograd(_, _, cin, cout, _) = step else { return 0 }
+            return hs_winograd_scratch_floats(Int32(cin), Int32(cout))
+        }.max() ?? 0
+    }
     private func maxActivation() -> Int { shapes.map { $0.reduce(1, *) }.max() ?? 1 }
     private func maxPadded() -> Int {
         shapes.filter { $0.count == 3 }.map { ($0[0] + 2) * ($0[1] + 2) * $0[2] }.max() ?? 1
@@ -208,6 +236,8 @@ public final class InferenceEngine: @unchecked Sendable {
             scratch.b.withUnsafeMutableBufferPointer { bBuffer in
                 scratch.padded.withUnsafeMutableBufferPointer { padBuffer in
                   scratch.padded2.withUnsafeMutableBufferPointer { pad2Buffer in
+                   scratch.winograd.withUnsafeMutableBufferPointer { winogradBuffer in
+                    let winogradScratch = winogradBuffer.baseAddress
                     var src = UnsafeMutablePointer(mutating: input)
                     var dst = aBuffer.baseAddress!
                     var spare = bBuffer.baseAddress!
@@ -217,8 +247,9 @@ public final class InferenceEngine: @unchecked Sendable {
                         let shape = shapes[k]
                         var inPlace = false
                         switch step {
-                        case let .conv3x3(packed, bias, cin, cout, relu):
+                        case .conv3x3, .winograd:
                             let h = shape[0], w = shape[1]
+                            let (cin, cout) = step.convolutionChannels!
                             let padded: UnsafeMutablePointer<Float>
                             if srcIsPadded {
                                 padded = src
@@ -226,17 +257,30 @@ public final class InferenceEngine: @unchecked Sendable {
                                 hs_pad1(src, Int32(n), Int32(h), Int32(w), Int32(cin), pads.0)
                                 padded = pads.0
                             }
-                            if k + 1 < steps.count, case .conv3x3 = steps[k + 1] {
-                                let next = padded == pads.0 ? pads.1 : pads.0
-                                hs_zero_border(next, Int32(n), Int32(h), Int32(w), Int32(cout))
-                                hs_conv3x3_forward_padded_out_avx512(padded, Int32(h), Int32(w), Int32(cin), packed, bias,
-                                                                     Int32(cout), relu ? 1 : 0, next, 0, Int32(n * h))
-                                src = next
+                            // Into the next convolution's zero-bordered input when one follows.
+                            let chained = k + 1 < steps.count && steps[k + 1].convolutionChannels != nil
+                            let target = chained ? (padded == pads.0 ? pads.1 : pads.0) : dst
+                            if chained { hs_zero_border(target, Int32(n), Int32(h), Int32(w), Int32(cout)) }
+                            switch step {
+                            case let .conv3x3(packed, bias, _, _, relu):
+                                if chained {
+                                    hs_conv3x3_forward_padded_out_avx512(padded, Int32(h), Int32(w), Int32(cin), packed, bias,
+                                                                         Int32(cout), relu ? 1 : 0, target, 0, Int32(n * h))
+                                } else {
+                                    hs_conv3x3_forward_avx512(padded, Int32(h), Int32(w), Int32(cin), packed, bias,
+                                                              Int32(cout), relu ? 1 : 0, target, 0, Int32(n * h))
+                                }
+                            case let .winograd(transformed, bias, _, _, relu):
+                                hs_winograd_forward_avx512(padded, Int32(n), Int32(h), Int32(w), Int32(cin), transformed, bias,
+                                                           Int32(cout), relu ? 1 : 0, target, chained ? 1 : 0, winogradScratch)
+                            default:
+                                preconditionFailure()
+                            }
+                            if chained {
+                                src = target
                                 srcIsPadded = true
                                 continue
                             }
-                            hs_conv3x3_forward_avx512(padded, Int32(h), Int32(w), Int32(cin), packed, bias,
-                                                      Int32(cout), relu ? 1 : 0, dst, 0, Int32(n * h))
                         case .maxPool2x2:
                             hs_maxpool2x2(src, Int32(n), Int32(shape[0]), Int32(shape[1]), Int32(shape[2]), dst, nil)
                         case .globalAveragePool:
@@ -261,6 +305,7 @@ public final class InferenceEngine: @unchecked Sendable {
                         srcIsPadded = false
                     }
                     out.update(from: src, count: n * outputSize)
+                   }
                   }
                 }
             }

@@ -83,6 +83,13 @@ public enum Kernels {
     /// `HISTOSCREEN_DISABLE_AVX512` is not set. Read once per process.
     public static let avx512: Bool = hs_cpu_has_avx512() != 0
 
+    /// True when the inference engine may run 3×3 convolutions as Winograd F(2×2, 3×3): the
+    /// AVX-512 kernels run and `HISTOSCREEN_CONV` is not `direct`. Read once per process.
+    public static let winograd: Bool = avx512 && ProcessInfo.processInfo.environment["HISTOSCREEN_CONV"] != "direct"
+
     /// A short description for benchmark and log output.
-    public static var description: String { avx512 ? "AVX-512 direct convolution" : "portable im2col + BLAS" }
+    public static var description: String {
+        avx512 ? (winograd ? "AVX-512 Winograd F(2×2,3×3) and direct convolution" : "AVX-512 direct convolution")
+               : "portable im2col + BLAS"
+    }
 }

@@ -113,6 +113,31 @@ import _TestSupport
         #expect(worst < 1e-4, "\(kind): worst relative difference \(worst)")
     }
 
+    /// Winograd F(2×2, 3×3) against the direct kernel and a Double network, on shapes that
+    /// make its chunks of tiles cross image boundaries (42 tiles per image; chunks of 120 and
+    /// 64 tiles), with chained convolutions (each written into the next one's padded input),
+    /// BN folded in, and a single-tile image. The engine runs the six convolution layers as a
+    /// prefix, so that the comparison sees every output element.
+    @Test(arguments: [[5, 12, 14], [3, 2, 2], [2, 8, 6]])
+    func winogradMatchesDirectAndDouble(dims: [Int]) throws {
+        let (n, h, w) = (dims[0], dims[1], dims[2])
+        let spec = ModelSpec(name: "winograd", inputShape: [h, w, 16], layers: [
+            .conv("c1", 256), .relu("r1"), .conv("c2", 256, bias: false), .batchNorm("bn2"), .relu("r2"),
+            .conv("c3", 32), .globalAveragePool("gap"), .dense("logit", 1)])
+        let (f, d) = try floatAndDouble(spec, seed: 7, weightsSeed: 40)
+        let xd: Tensor<Double> = TestTensors.uniform([n] + spec.inputShape, seed: 41)
+        let x: Tensor<Float> = xd.converted()
+        var expected = xd
+        for layer in d.layers[..<6] { expected = layer.forward(expected, mode: .inference, retain: false) }
+        for winograd in [true, false] {
+            let engine = InferenceEngine(network: f, layerCount: 6, winograd: winograd && Kernels.winograd)
+            let got = x.data.withUnsafeBufferPointer { engine.outputs($0.baseAddress!, count: n) }
+            #expect(got.count == expected.data.count)
+            let worst = worstRelative(got, expected.data)
+            #expect(worst < 2e-5, "\(winograd ? "Winograd" : "direct") \(dims): worst relative difference \(worst)")
+        }
+    }
+
     /// Training with the early layers frozen runs them on the engine (BN folded, ReLU fused);
     /// the forward pass, and the gradients of the trainable layers after it, must match the
     /// layer-by-layer pass of a Double copy of the network, which never uses the engine.
