@@ -83,6 +83,33 @@ public enum Benchmark {
         return total
     }
 
+    /// `trainingFlopsPerSample` less the multiply-adds that Winograd saves in a frozen prefix
+    /// run on the inference engine (see `InferenceEngine.executedFlopsPerSample`).
+    public static func trainingExecutedFlopsPerSample(_ net: Network<Float>) -> Int {
+        let total = trainingFlopsPerSample(net)
+        let first = net.layers.firstIndex { !$0.isFrozen && !$0.trainableParameters.isEmpty } ?? net.layers.count
+        guard first > 0, Kernels.avx512, !net.layers[..<first].contains(where: { $0 is Dropout<Float> }) else { return total }
+        let prefix = InferenceEngine(network: net, layerCount: first)
+        guard prefix.isCompiled else { return total }
+        let direct = (0..<first).reduce(0) { $0 + net.layers[$1].flops(inputShape: net.shapes[$1]) }
+        return total - (direct - prefix.executedFlopsPerSample)
+    }
+
+    /// Convolution layers' floating-point operations per sample in a training step (forward,
+    /// input gradient where one is needed, weight gradient), and their share of a profile's
+    /// seconds; nil when the profile did not time them layer by layer (a frozen prefix).
+    public static func trainingConvolutionFlops(_ net: Network<Float>, profile p: LayerProfile) -> (flops: Int, seconds: Double)? {
+        let first = net.layers.firstIndex { !$0.isFrozen && !$0.trainableParameters.isEmpty } ?? net.layers.count
+        guard first == 0 else { return nil }
+        var flops = 0, seconds = 0.0
+        for (i, layer) in net.layers.enumerated() where layer is Conv2D<Float> {
+            let f = layer.flops(inputShape: net.shapes[i])
+            flops += f * (i == 0 ? 2 : 3)
+            seconds += p.forward[i] + p.backward[i]
+        }
+        return (flops, seconds)
+    }
+
     /// Patches per second of inference through `InferenceEngine` at `batch`, one sample per
     /// repeat (after a warm-up).
     public static func inference(_ net: Network<Float>, batch: Int, repeats: Int, seed: UInt64 = 1) -> [Double] {

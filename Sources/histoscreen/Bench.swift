@@ -9,7 +9,8 @@ struct Bench: ParsableCommand {
         discussion: """
             For each architecture: FLOPs per patch, inference and training patches/s at the batch size \
             (median and range over --repeats), achieved GFLOP/s, and their share of the CPU's FMA ceiling \
-            and of a 2048³ cblas_sgemm measured in the same run. vgg16 trains only block5 and the head, \
+            and of a 2048³ cblas_sgemm measured in the same run. GFLOP/s count the direct convolution's \
+            FLOPs; the shares count the FLOPs the kernels execute, fewer where Winograd F(2×2,3×3) runs. vgg16 trains only block5 and the head, \
             as the seed project did. Build with -c release before measuring.
             """
     )
@@ -46,14 +47,23 @@ struct Bench: ParsableCommand {
         var batch: Int
         var flopsPerPatch: Int
         var inferencePatchesPerSecond: Benchmark.Stat
+        /// Direct-convolution FLOPs per second (`flopsPerPatch` × patches/s).
         var inferenceGFLOPS: Double
+        /// FLOPs the kernels execute (Winograd layers do 16/36 of the direct multiply-adds).
+        var inferenceExecutedFlopsPerPatch: Int
+        /// Executed FLOPs per second against the FMA ceiling.
         var inferencePercentOfFMACeiling: Double
         var inferencePercentOfSGEMM: Double?
         var trainableFrom: String?
         var trainingFlopsPerPatch: Int?
         var trainingPatchesPerSecond: Benchmark.Stat?
         var trainingGFLOPS: Double?
+        var trainingExecutedFlopsPerPatch: Int?
         var trainingPercentOfFMACeiling: Double?
+        /// With --profile and no frozen prefix: the convolution layers' share of the step, and
+        /// their FLOPs per second against the FMA ceiling.
+        var trainingConvolutionShare: Double?
+        var trainingConvolutionPercentOfFMACeiling: Double?
         var trainingPercentOfSGEMM: Double?
     }
 
@@ -89,22 +99,34 @@ struct Bench: ParsableCommand {
             let inference = Benchmark.Stat(Benchmark.inference(net, batch: batch, repeats: repeats))
             if let p = net.profile { printProfile(net, p, title: "\(arch) inference"); net.profile = LayerProfile(layers: net.layers.count) }
             let gflops = inference.median * Double(flops) / 1e9
+            let executed = InferenceEngine(network: net).executedFlopsPerSample
             var report = ArchReport(arch: arch, batch: batch, flopsPerPatch: flops, inferencePatchesPerSecond: inference,
-                                    inferenceGFLOPS: gflops, inferencePercentOfFMACeiling: 100 * gflops / fmaCeiling,
-                                    inferencePercentOfSGEMM: noSgemm ? nil : 100 * gflops / sgemm.median)
+                                    inferenceGFLOPS: gflops, inferenceExecutedFlopsPerPatch: executed,
+                                    inferencePercentOfFMACeiling: 100 * inference.median * Double(executed) / 1e9 / fmaCeiling,
+                                    inferencePercentOfSGEMM: noSgemm ? nil : 100 * inference.median * Double(executed) / 1e9 / sgemm.median)
             if !noTraining {
                 let trainableFrom = arch == "vgg16" ? "block5_conv1" : nil
                 try net.setTrainable(from: trainableFrom)
                 let trainingFlops = Benchmark.trainingFlopsPerSample(net)
+                let trainingExecuted = Benchmark.trainingExecutedFlopsPerSample(net)
                 let training = Benchmark.Stat(Benchmark.training(net, batch: batch, repeats: repeats))
-                if let p = net.profile { printProfile(net, p, title: "\(arch) training") }
+                if let p = net.profile {
+                    printProfile(net, p, title: "\(arch) training")
+                    let total = p.forward.reduce(0, +) + p.backward.reduce(0, +)
+                    if let conv = Benchmark.trainingConvolutionFlops(net, profile: p), conv.seconds > 0 {
+                        let steps = Double(repeats + 1)  // the profile includes the warm-up step
+                        report.trainingConvolutionShare = conv.seconds / total
+                        report.trainingConvolutionPercentOfFMACeiling = 100 * Double(conv.flops * batch) * steps / conv.seconds / 1e9 / fmaCeiling
+                    }
+                }
                 let trainingGFLOPS = training.median * Double(trainingFlops) / 1e9
                 report.trainableFrom = trainableFrom
                 report.trainingFlopsPerPatch = trainingFlops
                 report.trainingPatchesPerSecond = training
                 report.trainingGFLOPS = trainingGFLOPS
-                report.trainingPercentOfFMACeiling = 100 * trainingGFLOPS / fmaCeiling
-                report.trainingPercentOfSGEMM = noSgemm ? nil : 100 * trainingGFLOPS / sgemm.median
+                report.trainingExecutedFlopsPerPatch = trainingExecuted
+                report.trainingPercentOfFMACeiling = 100 * training.median * Double(trainingExecuted) / 1e9 / fmaCeiling
+                report.trainingPercentOfSGEMM = noSgemm ? nil : 100 * training.median * Double(trainingExecuted) / 1e9 / sgemm.median
             }
             if !json { print(describe(report)) }
             reports.append(report)
@@ -125,17 +147,28 @@ struct Bench: ParsableCommand {
         FileHandle.standardError.write(Data((lines.joined(separator: "\n") + "\n").utf8))
     }
 
+    /// GFLOP/s count direct-convolution FLOPs; the percentages count the FLOPs executed, which
+    /// are fewer where Winograd runs.
+    func executedNote(_ executed: Int, _ direct: Int) -> String {
+        executed < direct ? " (executed \(fixed(Double(executed) / 1e9, 3)) of \(fixed(Double(direct) / 1e9, 3)) GFLOP: Winograd)" : ""
+    }
+
     func describe(_ r: ArchReport) -> String {
         let i = r.inferencePatchesPerSecond
         var lines = [
             "\(r.arch): \(fixed(Double(r.flopsPerPatch) / 1e9, 3)) GFLOP per patch, batch \(r.batch)",
             "  inference  \(fixed(i.median, 1)) patches/s (\(fixed(i.min, 1))–\(fixed(i.max, 1))), \(fixed(r.inferenceGFLOPS, 1)) GFLOP/s, "
-                + "\(fixed(r.inferencePercentOfFMACeiling, 1))% of FMA ceiling" + sgemmShare(r.inferencePercentOfSGEMM),
+                + "\(fixed(r.inferencePercentOfFMACeiling, 1))% of FMA ceiling" + sgemmShare(r.inferencePercentOfSGEMM)
+                + executedNote(r.inferenceExecutedFlopsPerPatch, r.flopsPerPatch),
         ]
         if let t = r.trainingPatchesPerSecond, let g = r.trainingGFLOPS, let c = r.trainingPercentOfFMACeiling {
             lines.append("  training   \(fixed(t.median, 1)) patches/s (\(fixed(t.min, 1))–\(fixed(t.max, 1))), \(fixed(g, 1)) GFLOP/s, "
                          + "\(fixed(c, 1))% of FMA ceiling" + sgemmShare(r.trainingPercentOfSGEMM)
-                         + (r.trainableFrom.map { "; trainable from \($0)" } ?? ""))
+                         + (r.trainableFrom.map { "; trainable from \($0)" } ?? "")
+                         + executedNote(r.trainingExecutedFlopsPerPatch ?? 0, r.trainingFlopsPerPatch ?? 0))
+        }
+        if let share = r.trainingConvolutionShare, let c = r.trainingConvolutionPercentOfFMACeiling {
+            lines.append("  training convolutions: \(fixed(100 * share, 1))% of the step, at \(fixed(c, 1))% of FMA ceiling")
         }
         return lines.joined(separator: "\n")
     }
