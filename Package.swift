@@ -18,13 +18,15 @@ let cLibraries: [Target] = [
     // The engine's float32 kernels (AVX-512 with run-time dispatch). -O3 in every build
     // configuration, so that debug test runs are not dominated by unoptimised kernels.
     .target(name: "CKernels", cSettings: [.unsafeFlags(["-O3"])]),
+    // Area resampling's inner loops (portable C; see its header for why not Swift).
+    .target(name: "CImaging", cSettings: [.unsafeFlags(["-O3", "-ffp-contract=off"])]),
 ]
 
 // MARK: Libraries
 
 let libraries: [Target] = [
     // RGB images, PNG and TIFF codecs, area resampling.
-    .target(name: "Imaging", dependencies: ["CPNG", "CTIFF", "CShims"]),
+    .target(name: "Imaging", dependencies: ["CPNG", "CTIFF", "CShims", "CImaging"]),
     // The Slide protocol, OpenSlide-backed slides, plain images as slides, and a
     // pyramidal TIFF writer for test slides.
     .target(name: "Slides", dependencies: ["Imaging", "COpenSlide", "CTIFF", "CShims"]),

@@ -60,24 +60,28 @@ public enum PNG {
         case 3: UInt32(PNG_FORMAT_RGB)
         default: UInt32(PNG_FORMAT_RGB) | UInt32(PNG_FORMAT_FLAG_ALPHA)
         }
-        // First call sizes the output, second fills it.
-        var size = 0
-        let sized = raster.pixels.withUnsafeBytes {
-            png_image_write_to_memory(&image, nil, &size, 0, $0.baseAddress, 0, nil)
-        }
-        guard sized != 0, size > 0 else {
-            throw .unwritable(path: "<png>", reason: message(of: &image))
-        }
+        // Speed over size: libpng's fast setting (zlib level 1, cheaper filter choice) writes
+        // heatmaps and overlays several times faster for files about a fifth larger.
+        image.flags |= UInt32(PNG_IMAGE_FLAG_FAST)
+        // One compression pass into a buffer sized for incompressible data (zlib's bound plus
+        // PNG chunk overhead); libpng reports the size it needs if that was still too small.
+        let raw = (raster.width * raster.channels + 1) * raster.height
+        var size = raw + raw / 64 + 4096
         var out = [UInt8](repeating: 0, count: size)
-        let written = raster.pixels.withUnsafeBytes { src in
-            out.withUnsafeMutableBytes { dst in
-                png_image_write_to_memory(&image, dst.baseAddress, &size, 0, src.baseAddress, 0, nil)
+        var written = raster.pixels.withUnsafeBytes { src in
+            out.withUnsafeMutableBytes { png_image_write_to_memory(&image, $0.baseAddress, &size, 0, src.baseAddress, 0, nil) }
+        }
+        if written == 0 && size > out.count {
+            out = [UInt8](repeating: 0, count: size)
+            written = raster.pixels.withUnsafeBytes { src in
+                out.withUnsafeMutableBytes { png_image_write_to_memory(&image, $0.baseAddress, &size, 0, src.baseAddress, 0, nil) }
             }
         }
         guard written != 0 else {
             throw .unwritable(path: "<png>", reason: message(of: &image))
         }
-        return Array(out.prefix(size))
+        out.removeSubrange(size...)
+        return out
     }
 
     /// Encodes and writes a PNG file atomically (temporary file, then rename).

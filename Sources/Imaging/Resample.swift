@@ -1,3 +1,5 @@
+import CImaging
+
 extension Raster {
     /// Resamples to `width`×`height` with an area (box) filter: each output pixel is the
     /// mean of the source area it covers, with fractional weights at its edges. This is
@@ -14,55 +16,15 @@ extension Raster {
     private func resample(xTaps: [[(Int, Float)]], yTaps: [[(Int, Float)]], outW: Int, outH: Int) -> Raster {
         let c = channels
         let xt = FlatTaps(xTaps, stride: c), yt = FlatTaps(yTaps, stride: width * c)
-        let srcRowLength = width * c
-
-        // Vertical pass first, on contiguous rows (vectorises): outH × width × c floats. Taps are
-        // padded with zero weights to a fixed count, which leaves every sum unchanged.
-        var rows = [Float](repeating: 0, count: outH * srcRowLength)
-        pixels.withUnsafeBufferPointer { srcBuffer in
-            rows.withUnsafeMutableBufferPointer { dstBuffer in
-                let src = srcBuffer.baseAddress!, n = yt.perOutput
-                for oy in 0..<outH {
-                    let acc = dstBuffer.baseAddress! + oy * srcRowLength
-                    for k in (oy * n)..<(oy * n + n) {
-                        let w = yt.weights[k], row = src + yt.offsets[k]
-                        for i in 0..<srcRowLength { acc[i] += w * Float(row[i]) }
-                    }
-                }
-            }
-        }
-        // Horizontal pass, rounding to bytes.
+        // Vertical taps into one float row of the source's width, then horizontal taps,
+        // output row by output row (CImaging's hs_resample_u8): the row stays in cache.
         var out = Raster(width: outW, height: outH, channels: c)
-        rows.withUnsafeBufferPointer { srcBuffer in
-            out.pixels.withUnsafeMutableBufferPointer { dstBuffer in
-                xt.offsets.withUnsafeBufferPointer { offsets in
-                    xt.weights.withUnsafeBufferPointer { weights in
-                        let n = xt.perOutput
-                        // Sums are ≥ 0, so adding ½ and truncating rounds half away from zero.
-                        @inline(__always) func byte(_ v: Float) -> UInt8 { UInt8(min(255, v + 0.5)) }
-                        for y in 0..<outH {
-                            let srcRow = srcBuffer.baseAddress! + y * srcRowLength
-                            let dst = dstBuffer.baseAddress! + y * outW * c
-                            if c == 3 {
-                                for ox in 0..<outW {
-                                    var r: Float = 0, g: Float = 0, b: Float = 0
-                                    for k in (ox * n)..<(ox * n + n) {
-                                        let w = weights[k], p = srcRow + offsets[k]
-                                        r += w * p[0]; g += w * p[1]; b += w * p[2]
-                                    }
-                                    dst[3 * ox] = byte(r); dst[3 * ox + 1] = byte(g); dst[3 * ox + 2] = byte(b)
-                                }
-                            } else {
-                                for ox in 0..<outW {
-                                    for ch in 0..<c {
-                                        var sum: Float = 0
-                                        for k in (ox * n)..<(ox * n + n) { sum += weights[k] * srcRow[offsets[k] + ch] }
-                                        dst[ox * c + ch] = byte(sum)
-                                    }
-                                }
-                            }
-                        }
-                    }
+        var row = [Float](repeating: 0, count: width * c)
+        pixels.withUnsafeBufferPointer { src in
+            out.pixels.withUnsafeMutableBufferPointer { dst in
+                row.withUnsafeMutableBufferPointer { rowBuffer in
+                    hs_resample_u8(src.baseAddress!, width * c, Int32(c), yt.offsets, yt.weights, Int32(yt.perOutput), Int32(outH),
+                                   xt.offsets, xt.weights, Int32(xt.perOutput), Int32(outW), rowBuffer.baseAddress!, dst.baseAddress!)
                 }
             }
         }
@@ -73,14 +35,14 @@ extension Raster {
     /// `stride`) and weights, padded with zero-weight taps on the last index.
     private struct FlatTaps {
         let perOutput: Int
-        var offsets: [Int] = [], weights: [Float] = []
+        var offsets: [Int64] = [], weights: [Float] = []
         init(_ taps: [[(Int, Float)]], stride: Int) {
             perOutput = taps.map(\.count).max() ?? 0
             offsets.reserveCapacity(taps.count * perOutput)
             weights.reserveCapacity(taps.count * perOutput)
             for t in taps {
                 for k in 0..<perOutput {
-                    offsets.append((k < t.count ? t[k].0 : t.last!.0) * stride)
+                    offsets.append(Int64((k < t.count ? t[k].0 : t.last!.0) * stride))
                     weights.append(k < t.count ? t[k].1 : 0)
                 }
             }

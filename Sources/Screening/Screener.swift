@@ -114,6 +114,11 @@ public final class Screener: @unchecked Sendable {  // immutable after init; scr
         let queue = BoundedQueue<WindowBatch>(capacity: 2)
         let readerState = ReaderState()
         let w = window, batchSize = options.batchSize, columns = grid.columns
+        let augmenter = PatchAugmenter(normalization: bundle.manifest.normalization, augment: false)
+        let views = options.testTimeAugmentation ? Array(0..<8) : [0]
+        // Without TTA the reader also normalises each batch, so that this thread only feeds
+        // the engine and the normalisation runs alongside inference instead of between batches.
+        let readerNormalizes = views == [0]
         let producer = Thread {
             do {
                 var batch = WindowBatch(capacity: batchSize, window: w)
@@ -125,6 +130,7 @@ public final class Screener: @unchecked Sendable {  // immutable after init; scr
                         for column in segment {
                             batch.append(cell: row * columns + column, from: band, x: (column - segment.first!) * grid.stride, window: w)
                             if batch.count == batchSize {
+                                if readerNormalizes { batch.normalize(augmenter, window: w) }
                                 readerState.addSeconds(Date().timeIntervalSince(t0))
                                 if !queue.push(batch) { return }
                                 t0 = Date()
@@ -134,7 +140,10 @@ public final class Screener: @unchecked Sendable {  // immutable after init; scr
                         readerState.addSeconds(Date().timeIntervalSince(t0))
                     }
                 }
-                if batch.count > 0 { _ = queue.push(batch) }
+                if batch.count > 0 {
+                    if readerNormalizes { batch.normalize(augmenter, window: w) }
+                    _ = queue.push(batch)
+                }
             } catch {
                 readerState.fail(error)
             }
@@ -144,21 +153,24 @@ public final class Screener: @unchecked Sendable {  // immutable after init; scr
         producer.stackSize = 1 << 22
         producer.start()
 
-        let augmenter = PatchAugmenter(normalization: bundle.manifest.normalization, augment: false)
-        let views = options.testTimeAugmentation ? Array(0..<8) : [0]
         var inferenceSeconds = 0.0, done = 0
-        var input = [Float](repeating: 0, count: batchSize * w * w * 3)
+        var input = [Float](repeating: 0, count: readerNormalizes ? 0 : batchSize * w * w * 3)
         let inferenceStart = Date()
         while let batch = queue.pop() {
             let t0 = Date()  // after the batch arrived: waiting for the reader is not inference
             var sums = [Double](repeating: 0, count: batch.count)
             for view in views {
-                input.withUnsafeMutableBufferPointer { dst in
-                    batch.pixels.withUnsafeBufferPointer { src in
-                        augmenter.normalize(dst.baseAddress!, from: src.baseAddress!, count: batch.count, view: view)
+                let p: [Float]
+                if let normalized = batch.normalized {
+                    p = normalized.withUnsafeBufferPointer { engine.probabilities($0.baseAddress!, count: batch.count) }
+                } else {
+                    input.withUnsafeMutableBufferPointer { dst in
+                        batch.pixels.withUnsafeBufferPointer { src in
+                            augmenter.normalize(dst.baseAddress!, from: src.baseAddress!, count: batch.count, view: view)
+                        }
                     }
+                    p = input.withUnsafeBufferPointer { engine.probabilities($0.baseAddress!, count: batch.count) }
                 }
-                let p = input.withUnsafeBufferPointer { engine.probabilities($0.baseAddress!, count: batch.count) }
                 for i in 0..<batch.count { sums[i] += Double(p[i]) }
             }
             for (i, cell) in batch.cells.enumerated() { probabilities[cell] = Float(sums[i] / Double(views.count)) }
@@ -202,7 +214,17 @@ public final class Screener: @unchecked Sendable {  // immutable after init; scr
 struct WindowBatch: Sendable {
     var cells: [Int] = []
     var pixels: [UInt8]
+    /// The engine's input for the untransformed view, when the reader made it.
+    var normalized: [Float]?
     var count: Int { cells.count }
+
+    mutating func normalize(_ augmenter: PatchAugmenter, window: Int) {
+        var out = [Float](repeating: 0, count: count * window * window * 3)
+        out.withUnsafeMutableBufferPointer { dst in
+            pixels.withUnsafeBufferPointer { augmenter.normalize(dst.baseAddress!, from: $0.baseAddress!, count: count, view: 0) }
+        }
+        normalized = out
+    }
 
     init(capacity: Int, window: Int) {
         pixels = []

@@ -150,18 +150,28 @@ public struct TissueMask: Sendable {
 public enum Morphology {
     /// Dilation with a (2r+1)² square, separably.
     public static func dilate(_ m: [Bool], width w: Int, height h: Int, radius r: Int) -> [Bool] {
-        var tmp = [Bool](repeating: false, count: m.count), out = tmp
-        for y in 0..<h {
-            for x in 0..<w where m[y * w + x] {
-                for dx in max(0, x - r)...min(w - 1, x + r) { tmp[y * w + dx] = true }
+        // Separable square structuring element; each 1-D pass keeps a running count of the
+        // true pixels in the window [i − r, i + r], so the cost does not grow with r.
+        func pass(_ src: [Bool], lines: Int, length: Int, step: Int, lineStep: Int) -> [Bool] {
+            var dst = [Bool](repeating: false, count: src.count)
+            src.withUnsafeBufferPointer { a in
+                dst.withUnsafeMutableBufferPointer { b in
+                    for line in 0..<lines {
+                        let base = line * lineStep
+                        var count = 0
+                        for i in 0..<min(r, length) where a[base + i * step] { count += 1 }
+                        for i in 0..<length {
+                            if i + r < length, a[base + (i + r) * step] { count += 1 }
+                            if i - r - 1 >= 0, a[base + (i - r - 1) * step] { count -= 1 }
+                            b[base + i * step] = count > 0
+                        }
+                    }
+                }
             }
+            return dst
         }
-        for y in 0..<h {
-            for x in 0..<w where tmp[y * w + x] {
-                for dy in max(0, y - r)...min(h - 1, y + r) { out[dy * w + x] = true }
-            }
-        }
-        return out
+        let rows = pass(m, lines: h, length: w, step: 1, lineStep: w)
+        return pass(rows, lines: w, length: h, step: w, lineStep: 1)
     }
 
     public static func erode(_ m: [Bool], width w: Int, height h: Int, radius r: Int) -> [Bool] {

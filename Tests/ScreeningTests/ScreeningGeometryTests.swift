@@ -140,3 +140,26 @@ import _TestSupport
         #expect(Set(regions[0].rings[1].map { $0 }) == Set([[64, 64], [96, 64], [96, 96], [64, 96]]))
     }
 }
+
+/// The tissue mask's morphology against plain definitions.
+@Suite struct MorphologyTests {
+    /// Dilation by a (2r+1)² square: a pixel is set when any pixel within Chebyshev distance r
+    /// is, checked by brute force on seeded random masks, including radii beyond the mask.
+    @Test(arguments: [0, 1, 2, 5, 40])
+    func dilationMatchesBruteForce(radius r: Int) {
+        var g = SplitMix64(seed: UInt64(100 + r))
+        let (w, h) = (37, 23)
+        let m = (0..<(w * h)).map { _ in Float.random(in: 0..<1, using: &g) < 0.04 }
+        let got = Morphology.dilate(m, width: w, height: h, radius: r)
+        var expected = [Bool](repeating: false, count: m.count)
+        for y in 0..<h {
+            for x in 0..<w {
+                expected[y * w + x] = (max(0, y - r)...min(h - 1, y + r)).contains { yy in
+                    (max(0, x - r)...min(w - 1, x + r)).contains { m[yy * w + $0] }
+                }
+            }
+        }
+        #expect(got == expected)
+        #expect(Morphology.erode(m, width: w, height: h, radius: r) == Morphology.dilate(m.map { !$0 }, width: w, height: h, radius: r).map { !$0 })
+    }
+}
