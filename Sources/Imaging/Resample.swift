@@ -19,7 +19,7 @@ extension Raster {
         // Vertical taps into one float row of the source's width, then horizontal taps,
         // output row by output row (CImaging's hs_resample_u8): the row stays in cache.
         var out = Raster(width: outW, height: outH, channels: c)
-        var row = [Float](repeating: 0, count: width * c)
+        var row = [Float](repeating: 0, count: width * c + 4)
         pixels.withUnsafeBufferPointer { src in
             out.pixels.withUnsafeMutableBufferPointer { dst in
                 row.withUnsafeMutableBufferPointer { rowBuffer in

@@ -47,6 +47,9 @@ struct Bench: ParsableCommand {
         var batch: Int
         var flopsPerPatch: Int
         var inferencePatchesPerSecond: Benchmark.Stat
+        /// All repeats' patches over their total time (the harmonic mean of the repeats):
+        /// the rate sustained over the whole run, slow repeats included.
+        var inferenceSustainedPatchesPerSecond: Double
         /// Direct-convolution FLOPs per second (`flopsPerPatch` × patches/s).
         var inferenceGFLOPS: Double
         /// FLOPs the kernels execute (Winograd layers do 16/36 of the direct multiply-adds).
@@ -96,11 +99,14 @@ struct Bench: ParsableCommand {
             let net = try Network<Float>(spec: ModelSpec.builtin(arch)!, seed: 1)
             let flops = net.flopsPerSample
             if profile { net.profile = LayerProfile(layers: net.layers.count) }
-            let inference = Benchmark.Stat(Benchmark.inference(net, batch: batch, repeats: repeats))
+            let rates = Benchmark.inference(net, batch: batch, repeats: repeats)
+            let inference = Benchmark.Stat(rates)
+            let sustained = Double(rates.count) / rates.reduce(0) { $0 + 1 / $1 }
             if let p = net.profile { printProfile(net, p, title: "\(arch) inference"); net.profile = LayerProfile(layers: net.layers.count) }
             let gflops = inference.median * Double(flops) / 1e9
             let executed = InferenceEngine(network: net).executedFlopsPerSample
             var report = ArchReport(arch: arch, batch: batch, flopsPerPatch: flops, inferencePatchesPerSecond: inference,
+                                    inferenceSustainedPatchesPerSecond: sustained,
                                     inferenceGFLOPS: gflops, inferenceExecutedFlopsPerPatch: executed,
                                     inferencePercentOfFMACeiling: 100 * inference.median * Double(executed) / 1e9 / fmaCeiling,
                                     inferencePercentOfSGEMM: noSgemm ? nil : 100 * inference.median * Double(executed) / 1e9 / sgemm.median)
