@@ -31,23 +31,30 @@ public struct PatchAugmenter: Sendable {
         // x = (p / 255 − mean) / std = p · scale + shift, per channel.
         let scale = normalization.std.map { Float(1 / (255 * $0)) }
         let shift = zip(normalization.mean, normalization.std).map { Float(-$0 / $1) }
+        // Every byte value's result, per channel: a table lookup gives exactly the same floats
+        // as the multiply-add, without per-element arithmetic or bounds checks.
+        var table = [Float](repeating: 0, count: 3 * 256)
+        for c in 0..<3 { for v in 0..<256 { table[c * 256 + v] = Float(v) * scale[c] + shift[c] } }
         nonisolated(unsafe) let out = out
         nonisolated(unsafe) let pixels = pixels
-        Threading.parallelFor(count) { _, images in
-            for b in images {
-                let src = pixels + b * plane, dst = out + b * plane
-                if view == 0 {
-                    for i in stride(from: 0, to: plane, by: 3) {
-                        dst[i] = Float(src[i]) * scale[0] + shift[0]
-                        dst[i + 1] = Float(src[i + 1]) * scale[1] + shift[1]
-                        dst[i + 2] = Float(src[i + 2]) * scale[2] + shift[2]
-                    }
-                } else {
-                    for y in 0..<n {
-                        for x in 0..<n {
-                            let (sx, sy) = Self.dihedralSource(view, x: x, y: y, n: n)
-                            let s = src + (sy * n + sx) * 3, d = dst + (y * n + x) * 3
-                            for c in 0..<3 { d[c] = Float(s[c]) * scale[c] + shift[c] }
+        table.withUnsafeBufferPointer { tableBuffer in
+            nonisolated(unsafe) let t = tableBuffer.baseAddress!
+            Threading.parallelFor(count) { _, images in
+                for b in images {
+                    let src = pixels + b * plane, dst = out + b * plane
+                    if view == 0 {
+                        for i in stride(from: 0, to: plane, by: 3) {
+                            dst[i] = t[Int(src[i])]
+                            dst[i + 1] = t[256 + Int(src[i + 1])]
+                            dst[i + 2] = t[512 + Int(src[i + 2])]
+                        }
+                    } else {
+                        for y in 0..<n {
+                            for x in 0..<n {
+                                let (sx, sy) = Self.dihedralSource(view, x: x, y: y, n: n)
+                                let s = src + (sy * n + sx) * 3, d = dst + (y * n + x) * 3
+                                for c in 0..<3 { d[c] = t[c * 256 + Int(s[c])] }
+                            }
                         }
                     }
                 }
