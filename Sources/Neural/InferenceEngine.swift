@@ -35,6 +35,8 @@ public final class InferenceEngine: @unchecked Sendable {
 
     public let network: Network<Float>
     let steps: [Step]
+    /// The network layer each step starts at (for profiles).
+    let stepLayers: [Int]
     /// Per-sample shapes before each step, and after the last.
     let shapes: [[Int]]
     /// True when every step has a fast kernel here; otherwise `logits` uses `network.forward`.
@@ -43,6 +45,7 @@ public final class InferenceEngine: @unchecked Sendable {
     public var imagesPerChunk = 1
     private let fallbackLock = NSLock()
     private let poolLock = NSLock()
+    private let profileLock = NSLock()
     private var spare: ScratchPool?
 
     /// Floating-point operations per image that the compiled steps actually execute: the
@@ -67,6 +70,7 @@ public final class InferenceEngine: @unchecked Sendable {
         var shapes: [[Int]] = [network.spec.inputShape]
         var compiled = Kernels.avx512
         var saved = 0
+        var stepLayers: [Int] = []
         var i = 0
         let layers = network.layers
         while i < end && compiled {
@@ -126,11 +130,15 @@ public final class InferenceEngine: @unchecked Sendable {
             default:
                 compiled = false
             }
+            if steps.count > stepLayers.count {  // Dropout adds no step, and so no shape
+                stepLayers.append(i)
+                shapes.append(network.shapes[min(i + consumed, end)])
+            }
             i += consumed
-            shapes.append(network.shapes[min(i, end)])
         }
         self.steps = steps
         self.shapes = shapes
+        self.stepLayers = stepLayers
         let direct = (0..<end).reduce(0) { $0 + layers[$1].flops(inputShape: network.shapes[$1]) }
         self.executedFlopsPerSample = compiled ? direct - saved : direct
         self.isCompiled = compiled
@@ -241,6 +249,17 @@ public final class InferenceEngine: @unchecked Sendable {
     /// convolution followed by another writes straight into the next one's zero-bordered
     /// input, so only a convolution's first input in a run is copied into padded form.
     private func run(_ input: UnsafePointer<Float>, n: Int, scratch: inout Scratch, out: UnsafeMutablePointer<Float>) {
+        // With the network's profile set (the benchmark's --profile), each step's time is
+        // added to the first layer it covers; a prefix engine's time is counted by the network.
+        let profile = layerCount == network.layers.count ? network.profile : nil
+        var times = [Double](repeating: 0, count: profile == nil ? 0 : steps.count)
+        defer {
+            if let profile {
+                profileLock.lock()
+                for (k, t) in times.enumerated() { profile.add(layer: stepLayers[k], forward: t) }
+                profileLock.unlock()
+            }
+        }
         scratch.a.withUnsafeMutableBufferPointer { aBuffer in
             scratch.b.withUnsafeMutableBufferPointer { bBuffer in
                 scratch.padded.withUnsafeMutableBufferPointer { padBuffer in
@@ -253,6 +272,8 @@ public final class InferenceEngine: @unchecked Sendable {
                     let pads = (padBuffer.baseAddress!, pad2Buffer.baseAddress!)
                     var srcIsPadded = false
                     for (k, step) in steps.enumerated() {
+                        let begin = profile == nil ? 0 : DispatchTime.now().uptimeNanoseconds
+                        defer { if profile != nil { times[k] += Double(DispatchTime.now().uptimeNanoseconds - begin) / 1e9 } }
                         let shape = shapes[k]
                         var inPlace = false
                         switch step {
