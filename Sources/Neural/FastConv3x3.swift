@@ -52,14 +52,34 @@ enum FastConv3x3 {
                                  out: UnsafeMutablePointer<Float>) -> [Float] {
         // The pack takes the kernel's own (cin, cout), whichever way it is packed.
         let (cin, cout) = flipTranspose ? (to, from) : (from, to)
-        var packed = [Float](repeating: 0, count: 9 * cin * cout)
-        packed.withUnsafeMutableBufferPointer {
-            hs_conv3x3_pack(kernel, Int32(cin), Int32(cout), flipTranspose ? 1 : 0, $0.baseAddress!)
-        }
         let p = padded(input, n: n, h: h, w: w, c: from)
         nonisolated(unsafe) let outPtr = out
+        if winogradApplies(n: n, h: h, w: w, from: from) {
+            // Winograd (see winograd.c), split over images: the weights change every step, so
+            // they are transformed here, which costs 16·cin·cout writes against the layer's
+            // n·h·w·cin·cout·8 multiply-adds.
+            let hwio: [Float] = flipTranspose ? flippedTransposed(kernel, cin: cin, cout: cout)
+                                              : Array(UnsafeBufferPointer(start: kernel, count: 9 * cin * cout))
+            var transformed = [Float](repeating: 0, count: 16 * from * to)
+            transformed.withUnsafeMutableBufferPointer { hs_winograd_pack(hwio, Int32(from), Int32(to), $0.baseAddress!) }
+            let imageIn = (h + 2) * (w + 2) * from, imageOut = h * w * to
+            let scratchSize = hs_winograd_scratch_floats(Int32(from), Int32(to))
+            p.withUnsafeBufferPointer { pp in
+                transformed.withUnsafeBufferPointer { up in
+                    Threading.parallelFor(n) { _, images in
+                        var scratch = [Float](repeating: 0, count: scratchSize)
+                        scratch.withUnsafeMutableBufferPointer { sp in
+                            hs_winograd_forward_avx512(pp.baseAddress! + images.lowerBound * imageIn, Int32(images.count), Int32(h),
+                                                       Int32(w), Int32(from), up.baseAddress!, bias, Int32(to), relu ? 1 : 0,
+                                                       outPtr + images.lowerBound * imageOut, 0, sp.baseAddress!)
+                        }
+                    }
+                }
+            }
+            return p
+        }
         p.withUnsafeBufferPointer { pp in
-            packed.withUnsafeBufferPointer { wp in
+            packed(kernel, cin: cin, cout: cout, flipTranspose: flipTranspose).withUnsafeBufferPointer { wp in
                 Threading.parallelFor(n * h) { _, rows in
                     hs_conv3x3_forward_avx512(pp.baseAddress!, Int32(h), Int32(w), Int32(from), wp.baseAddress!, bias,
                                               Int32(to), relu ? 1 : 0, outPtr, Int32(rows.lowerBound), Int32(rows.upperBound))
@@ -67,6 +87,41 @@ enum FastConv3x3 {
             }
         }
         return p
+    }
+
+    /// Whether a training convolution runs as Winograd: the engine's conditions (even size,
+    /// a multiple of 16 input channels), and at least one image per thread, since the work is
+    /// split over images.
+    static func winogradApplies(n: Int, h: Int, w: Int, from: Int) -> Bool {
+        winogradInTraining && from % 16 == 0 && h % 2 == 0 && w % 2 == 0 && n >= Threading.threadCount
+    }
+
+    /// Training convolutions may use Winograd (`Kernels.winograd`); tests turn it off to
+    /// compare against the direct kernel.
+    nonisolated(unsafe) static var winogradInTraining = Kernels.winograd
+
+    private static func packed(_ kernel: UnsafePointer<Float>, cin: Int, cout: Int, flipTranspose: Bool) -> [Float] {
+        var packed = [Float](repeating: 0, count: 9 * cin * cout)
+        packed.withUnsafeMutableBufferPointer {
+            hs_conv3x3_pack(kernel, Int32(cin), Int32(cout), flipTranspose ? 1 : 0, $0.baseAddress!)
+        }
+        return packed
+    }
+
+    /// The input-gradient convolution's HWIO kernel `[3][3][cout][cin]`:
+    /// W'[ky][kx][co][ci] = W[2 − ky][2 − kx][ci][co].
+    private static func flippedTransposed(_ kernel: UnsafePointer<Float>, cin: Int, cout: Int) -> [Float] {
+        var out = [Float](repeating: 0, count: 9 * cin * cout)
+        for ky in 0..<3 {
+            for kx in 0..<3 {
+                let src = kernel + ((2 - ky) * 3 + (2 - kx)) * cin * cout
+                let dstBase = (ky * 3 + kx) * cout * cin
+                for ci in 0..<cin {
+                    for co in 0..<cout { out[dstBase + co * cin + ci] = src[ci * cout + co] }
+                }
+            }
+        }
+        return out
     }
 
     /// dKernel `[3, 3, Cin, Cout]` += Σ over the batch of patch(x)ᵀ · dy. Each worker sums its

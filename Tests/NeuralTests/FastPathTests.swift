@@ -16,6 +16,7 @@ import _TestSupport
         Shape(n: 1, h: 12, w: 25, cin: 33, cout: 32),  // odd channel count: input gradient falls back
         Shape(n: 2, h: 3, w: 27, cin: 64, cout: 96),
         Shape(n: 19, h: 4, w: 6, cin: 40, cout: 64),   // small images: weight gradient by groups of 8 images, one partial
+        Shape(n: 5, h: 6, w: 10, cin: 32, cout: 64),   // even sizes, 16k channels: Winograd forward and input gradient
     ]
 
     func conv(_ s: Shape, bias: Bool) -> Conv2D<Float> {
