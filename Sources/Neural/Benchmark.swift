@@ -83,28 +83,51 @@ public enum Benchmark {
         return total
     }
 
-    /// `trainingFlopsPerSample` less the multiply-adds that Winograd saves in a frozen prefix
-    /// run on the inference engine (see `InferenceEngine.executedFlopsPerSample`).
-    public static func trainingExecutedFlopsPerSample(_ net: Network<Float>) -> Int {
-        let total = trainingFlopsPerSample(net)
+    /// `trainingFlopsPerSample` less the multiply-adds that Winograd saves: in a frozen prefix
+    /// run on the inference engine (see `InferenceEngine.executedFlopsPerSample`), and in the
+    /// forward and input-gradient convolutions of trainable layers that qualify at `batch`.
+    public static func trainingExecutedFlopsPerSample(_ net: Network<Float>, batch: Int) -> Int {
+        var total = trainingFlopsPerSample(net)
         let first = net.layers.firstIndex { !$0.isFrozen && !$0.trainableParameters.isEmpty } ?? net.layers.count
-        guard first > 0, Kernels.avx512, !net.layers[..<first].contains(where: { $0 is Dropout<Float> }) else { return total }
-        let prefix = InferenceEngine(network: net, layerCount: first)
-        guard prefix.isCompiled else { return total }
-        let direct = (0..<first).reduce(0) { $0 + net.layers[$1].flops(inputShape: net.shapes[$1]) }
-        return total - (direct - prefix.executedFlopsPerSample)
+        if first > 0, Kernels.avx512, !net.layers[..<first].contains(where: { $0 is Dropout<Float> }) {
+            let prefix = InferenceEngine(network: net, layerCount: first)
+            if prefix.isCompiled {
+                let direct = (0..<first).reduce(0) { $0 + net.layers[$1].flops(inputShape: net.shapes[$1]) }
+                total -= direct - prefix.executedFlopsPerSample
+            }
+        }
+        for i in first..<net.layers.count {
+            let saved = winogradSavings(net, layer: i, batch: batch)
+            total -= saved.forward + (i > first ? saved.inputGradient : 0)
+        }
+        return total
     }
 
-    /// Convolution layers' floating-point operations per sample in a training step (forward,
-    /// input gradient where one is needed, weight gradient), and their share of a profile's
-    /// seconds; nil when the profile did not time them layer by layer (a frozen prefix).
-    public static func trainingConvolutionFlops(_ net: Network<Float>, profile p: LayerProfile) -> (flops: Int, seconds: Double)? {
+    /// FLOPs per sample that Winograd saves in a training step's forward and input-gradient
+    /// convolutions of layer `i` (5/9 of each where it runs).
+    static func winogradSavings(_ net: Network<Float>, layer i: Int, batch: Int) -> (forward: Int, inputGradient: Int) {
+        guard let conv = net.layers[i] as? Conv2D<Float> else { return (0, 0) }
+        let g = conv.geometry(inputShape: net.shapes[i])
+        guard FastConv3x3.applies(g, scalar: Float.self) else { return (0, 0) }
+        let f = conv.flops(inputShape: net.shapes[i]), h = g.inputHeight, w = g.inputWidth
+        let forward = FastConv3x3.winogradApplies(n: batch, h: h, w: w, from: g.inputChannels) ? f * 5 / 9 : 0
+        let input = FastConv3x3.appliesToInputGradient(g) && FastConv3x3.winogradApplies(n: batch, h: h, w: w, from: g.outputChannels)
+            ? f * 5 / 9 : 0
+        return (forward, input)
+    }
+
+    /// Convolution layers' executed floating-point operations per sample in a training step
+    /// (forward, input gradient where one is needed, weight gradient; less what Winograd
+    /// saves), and their share of a profile's seconds; nil when the profile did not time them
+    /// layer by layer (a frozen prefix).
+    public static func trainingConvolutionFlops(_ net: Network<Float>, batch: Int, profile p: LayerProfile) -> (flops: Int, seconds: Double)? {
         let first = net.layers.firstIndex { !$0.isFrozen && !$0.trainableParameters.isEmpty } ?? net.layers.count
         guard first == 0 else { return nil }
         var flops = 0, seconds = 0.0
         for (i, layer) in net.layers.enumerated() where layer is Conv2D<Float> {
             let f = layer.flops(inputShape: net.shapes[i])
-            flops += f * (i == 0 ? 2 : 3)
+            let saved = winogradSavings(net, layer: i, batch: batch)
+            flops += f * (i == 0 ? 2 : 3) - saved.forward - (i == 0 ? 0 : saved.inputGradient)
             seconds += p.forward[i] + p.backward[i]
         }
         return (flops, seconds)

@@ -114,12 +114,12 @@ struct Bench: ParsableCommand {
                 let trainableFrom = arch == "vgg16" ? "block5_conv1" : nil
                 try net.setTrainable(from: trainableFrom)
                 let trainingFlops = Benchmark.trainingFlopsPerSample(net)
-                let trainingExecuted = Benchmark.trainingExecutedFlopsPerSample(net)
+                let trainingExecuted = Benchmark.trainingExecutedFlopsPerSample(net, batch: batch)
                 let training = Benchmark.Stat(Benchmark.training(net, batch: batch, repeats: repeats))
                 if let p = net.profile {
                     printProfile(net, p, title: "\(arch) training")
                     let total = p.forward.reduce(0, +) + p.backward.reduce(0, +)
-                    if let conv = Benchmark.trainingConvolutionFlops(net, profile: p), conv.seconds > 0 {
+                    if let conv = Benchmark.trainingConvolutionFlops(net, batch: batch, profile: p), conv.seconds > 0 {
                         let steps = Double(repeats + 1)  // the profile includes the warm-up step
                         report.trainingConvolutionShare = conv.seconds / total
                         report.trainingConvolutionPercentOfFMACeiling = 100 * Double(conv.flops * batch) * steps / conv.seconds / 1e9 / fmaCeiling
