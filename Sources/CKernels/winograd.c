@@ -28,8 +28,13 @@ int hs_winograd_chunk_tiles(int cin, int cout) {
     return t < 24 ? 24 : t;
 }
 
+// Floats between consecutive positions' planes of V and M beyond the plane itself: one cache
+// line, so that the 16 planes a tile's transform touches do not all map to the same cache set
+// (plane sizes are often multiples of 4 KiB).
+#define PLANE_PAD 16
+
 size_t hs_winograd_scratch_floats(int cin, int cout) {
-    return (size_t)16 * hs_winograd_chunk_tiles(cin, cout) * (cin + cout);
+    return (size_t)16 * ((size_t)hs_winograd_chunk_tiles(cin, cout) * (cin + cout) + 2 * PLANE_PAD);
 }
 
 void hs_winograd_pack(const float *hwio, int cin, int cout, float *u) {
@@ -60,7 +65,7 @@ void hs_winograd_pack(const float *hwio, int cin, int cout, float *u) {
 // V[ξ][k][cin] for tiles [t0, t0 + count), tile t = (image, ty, tx) in row-major order.
 static TARGET void input_transform(const float *padded, int h, int w, int cin, int t0, int count, float *v) {
     int tw = w / 2, per_image = tw * (h / 2);
-    size_t prow = (size_t)(w + 2) * cin, stride = (size_t)count * cin;
+    size_t prow = (size_t)(w + 2) * cin, stride = (size_t)count * cin + PLANE_PAD;
     for (int k = 0; k < count; k++) {
         int t = t0 + k, b = t / per_image, ty = (t % per_image) / tw, tx = t % tw;
         const float *base = padded + ((size_t)b * (h + 2) + 2 * ty) * prow + (size_t)2 * tx * cin;
@@ -120,7 +125,7 @@ static const wgemm_fn wgemms[WR + 1] = {0, wgemm_1, wgemm_2, wgemm_3, wgemm_4, w
 static TARGET void output_transform(const float *m, int h, int w, int cout, const float *bias, int relu, int t0,
                                     int count, float *out, int out_padded) {
     int tw = w / 2, per_image = tw * (h / 2);
-    size_t stride = (size_t)count * cout;
+    size_t stride = (size_t)count * cout + PLANE_PAD;
     __m512 zero = _mm512_setzero_ps();
     for (int k = 0; k < count; k++) {
         int t = t0 + k, b = t / per_image, ty = (t % per_image) / tw, tx = t % tw;
@@ -162,13 +167,14 @@ TARGET void hs_winograd_forward_avx512(const float *padded, int n, int h, int w,
     int total = n * (h / 2) * (w / 2), blocks = cout / HS_CONV_BLOCK;
     for (int t0 = 0; t0 < total; t0 += chunk) {
         int count = total - t0 < chunk ? total - t0 : chunk;
-        float *v = scratch, *m = scratch + (size_t)16 * count * cin;
+        size_t vplane = (size_t)count * cin + PLANE_PAD, mplane = (size_t)count * cout + PLANE_PAD;
+        float *v = scratch, *m = scratch + 16 * vplane;
         input_transform(padded, h, w, cin, t0, count, v);
         for (int xi = 0; xi < 16; xi++)
             for (int blk = 0; blk < blocks; blk++) {
                 const float *ub = u + ((size_t)xi * blocks + blk) * cin * HS_CONV_BLOCK;
-                const float *vx = v + (size_t)xi * count * cin;
-                float *mx = m + (size_t)xi * count * cout + blk * HS_CONV_BLOCK;
+                const float *vx = v + xi * vplane;
+                float *mx = m + xi * mplane + blk * HS_CONV_BLOCK;
                 int k = 0;
                 for (; k + WR <= count; k += WR) wgemm_12(vx + (size_t)k * cin, cin, ub, mx + (size_t)k * cout, cout);
                 if (k < count) wgemms[count - k](vx + (size_t)k * cin, cin, ub, mx + (size_t)k * cout, cout);
