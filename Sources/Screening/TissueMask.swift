@@ -150,32 +150,38 @@ public struct TissueMask: Sendable {
 public enum Morphology {
     /// Dilation with a (2r+1)² square, separably.
     public static func dilate(_ m: [Bool], width w: Int, height h: Int, radius r: Int) -> [Bool] {
-        // Separable square structuring element; each 1-D pass keeps a running count of the
-        // true pixels in the window [i − r, i + r], so the cost does not grow with r.
-        func pass(_ src: [Bool], lines: Int, length: Int, step: Int, lineStep: Int) -> [Bool] {
+        filter(m, width: w, height: h, radius: r, erode: false)
+    }
+
+    public static func erode(_ m: [Bool], width w: Int, height h: Int, radius r: Int) -> [Bool] {
+        filter(m, width: w, height: h, radius: r, erode: true)
+    }
+
+    /// Dilation by a (2r+1)² square, or erosion as the complement of the complement's
+    /// dilation (pixels beyond the edge count as false for dilation, true for erosion).
+    /// Separable; each 1-D pass keeps a running count of the set pixels in the window
+    /// [i − r, i + r], so the cost does not grow with r.
+    private static func filter(_ m: [Bool], width w: Int, height h: Int, radius r: Int, erode: Bool) -> [Bool] {
+        func pass(_ src: [Bool], lines: Int, length: Int, step: Int, lineStep: Int, invert: Bool) -> [Bool] {
             var dst = [Bool](repeating: false, count: src.count)
             src.withUnsafeBufferPointer { a in
                 dst.withUnsafeMutableBufferPointer { b in
                     for line in 0..<lines {
                         let base = line * lineStep
                         var count = 0
-                        for i in 0..<min(r, length) where a[base + i * step] { count += 1 }
+                        for i in 0..<min(r, length) where a[base + i * step] != invert { count += 1 }
                         for i in 0..<length {
-                            if i + r < length, a[base + (i + r) * step] { count += 1 }
-                            if i - r - 1 >= 0, a[base + (i - r - 1) * step] { count -= 1 }
-                            b[base + i * step] = count > 0
+                            if i + r < length, a[base + (i + r) * step] != invert { count += 1 }
+                            if i - r - 1 >= 0, a[base + (i - r - 1) * step] != invert { count -= 1 }
+                            b[base + i * step] = (count > 0) != invert
                         }
                     }
                 }
             }
             return dst
         }
-        let rows = pass(m, lines: h, length: w, step: 1, lineStep: w)
-        return pass(rows, lines: w, length: h, step: w, lineStep: 1)
-    }
-
-    public static func erode(_ m: [Bool], width w: Int, height h: Int, radius r: Int) -> [Bool] {
-        dilate(m.map { !$0 }, width: w, height: h, radius: r).map { !$0 }
+        let rows = pass(m, lines: h, length: w, step: 1, lineStep: w, invert: erode)
+        return pass(rows, lines: w, length: h, step: w, lineStep: 1, invert: erode)
     }
 
     public static func close(_ m: [Bool], width w: Int, height h: Int, radius r: Int) -> [Bool] {

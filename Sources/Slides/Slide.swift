@@ -87,23 +87,39 @@ extension Slide {
             let rows = min(bandRows, levelH - y)
             let origin = PixelPoint(x: 0, y: Int((Double(y) * info.downsample).rounded()))
             let band = try readRegion(originLevel0: origin, level: level, sizeAtLevel: PixelSize(width: levelW, height: rows))
-            band.pixels.withUnsafeBufferPointer { px in
-                for r in 0..<rows {
-                    let oy = min(outH - 1, (y + r) * outH / levelH)
-                    for x in 0..<levelW {
-                        let o = oy * outW + xBin[x]
-                        let i = (r * levelW + x) * 3
-                        sums[3 * o] += UInt64(px[i]); sums[3 * o + 1] += UInt64(px[i + 1]); sums[3 * o + 2] += UInt64(px[i + 2])
-                        counts[o] += 1
+            // Unchecked pointers: this loop visits every pixel of the level (millions), and
+            // the indices are in range by construction (xBin and oy are clamped to the output).
+            band.pixels.withUnsafeBufferPointer { pxBuffer in
+                sums.withUnsafeMutableBufferPointer { sumBuffer in
+                    counts.withUnsafeMutableBufferPointer { countBuffer in
+                        xBin.withUnsafeBufferPointer { binBuffer in
+                            let px = pxBuffer.baseAddress!, sum = sumBuffer.baseAddress!
+                            let count = countBuffer.baseAddress!, bin = binBuffer.baseAddress!
+                            for r in 0..<rows {
+                                let oy = min(outH - 1, (y + r) * outH / levelH)
+                                let rowSums = sum + 3 * oy * outW, rowCounts = count + oy * outW
+                                var p = px + r * levelW * 3
+                                for x in 0..<levelW {
+                                    let o = bin[x]
+                                    rowSums[3 * o] &+= UInt64(p[0])
+                                    rowSums[3 * o + 1] &+= UInt64(p[1])
+                                    rowSums[3 * o + 2] &+= UInt64(p[2])
+                                    rowCounts[o] &+= 1
+                                    p += 3
+                                }
+                            }
+                        }
                     }
                 }
             }
             y += rows
         }
         var out = Raster(width: outW, height: outH, channels: 3)
-        for o in 0..<(outW * outH) {
-            let n = UInt64(max(1, counts[o]))
-            for c in 0..<3 { out.pixels[3 * o + c] = UInt8((sums[3 * o + c] + n / 2) / n) }
+        out.pixels.withUnsafeMutableBufferPointer { dst in
+            for o in 0..<(outW * outH) {
+                let n = UInt64(max(1, counts[o]))
+                for c in 0..<3 { dst[3 * o + c] = UInt8((sums[3 * o + c] + n / 2) / n) }
+            }
         }
         return out
     }
