@@ -59,8 +59,8 @@ public final class OpenSlideSlide: Slide, @unchecked Sendable {
         set { tiles?.cacheLimit = newValue }
     }
 
-    /// Whether regions of `level` are decoded directly rather than through OpenSlide (known
-    /// after the level's first read).
+    /// Whether regions of `level` that start on a whole level pixel are decoded directly
+    /// rather than through OpenSlide (known after the level's first such read).
     public func readsDirectly(level: Int) -> Bool {
         verifyLock.lock()
         defer { verifyLock.unlock() }
@@ -72,13 +72,14 @@ public final class OpenSlideSlide: Slide, @unchecked Sendable {
     public func readRegion(originLevel0: PixelPoint, level: Int, sizeAtLevel: PixelSize) throws(SlideError) -> Raster {
         try validateRegion(originLevel0: originLevel0, level: level, sizeAtLevel: sizeAtLevel)
         if let tiles, tiles.serves(level: level) {
-            // The direct decoder reads whole level pixels: the origin is snapped to the nearest
-            // one. OpenSlide interpolates an origin between level pixels, so on levels whose
-            // downsample is not an integer the first-read check finds the two apart and
-            // OpenSlide keeps reading that level.
+            // The direct decoder reads whole level pixels. OpenSlide interpolates an origin that
+            // falls between level pixels (level-0 origins that are not a multiple of the
+            // downsample), so only reads whose origin is a whole level pixel are decoded here:
+            // every read of level 0, and for example a thumbnail's read of a whole level.
             let ds = metadata.levels[level].downsample
-            let x = Int((Double(originLevel0.x) / ds).rounded()), y = Int((Double(originLevel0.y) / ds).rounded())
-            if try useDirect(level: level, tiles: tiles) {
+            let fx = Double(originLevel0.x) / ds, fy = Double(originLevel0.y) / ds
+            let x = Int(fx.rounded()), y = Int(fy.rounded())
+            if abs(fx - Double(x)) < 1e-9 && abs(fy - Double(y)) < 1e-9, try useDirect(level: level, tiles: tiles) {
                 return try tiles.read(level: level, x: x, y: y, width: sizeAtLevel.width, height: sizeAtLevel.height)
             }
         }
@@ -87,14 +88,17 @@ public final class OpenSlideSlide: Slide, @unchecked Sendable {
 
     /// On a level's first read, decodes a region directly and through OpenSlide and keeps the
     /// direct path only if the two give the same pixels. This guards against TIFF variants
-    /// that libtiff decodes differently (colour handling of JPEG tiles, for one).
+    /// that libtiff decodes differently (colour handling of JPEG tiles, for one). The region
+    /// starts on a whole level pixel: in the level's middle where the downsample is an integer,
+    /// else at the level's origin (the only such pixel a non-integer downsample may have).
     private func useDirect(level: Int, tiles: TIFFTileReader) throws(SlideError) -> Bool {
         verifyLock.lock()
         defer { verifyLock.unlock() }
         if let known = directAgrees[level] { return known }
         let info = metadata.levels[level]
         let w = min(512, info.sizeAtLevel.width), h = min(512, info.sizeAtLevel.height)
-        let x = (info.sizeAtLevel.width - w) / 2, y = (info.sizeAtLevel.height - h) / 2
+        let whole = info.downsample == info.downsample.rounded()
+        let x = whole ? (info.sizeAtLevel.width - w) / 2 : 0, y = whole ? (info.sizeAtLevel.height - h) / 2 : 0
         let origin = PixelPoint(x: Int((Double(x) * info.downsample).rounded()), y: Int((Double(y) * info.downsample).rounded()))
         let reference = try readThroughOpenSlide(originLevel0: origin, level: level, sizeAtLevel: PixelSize(width: w, height: h))
         let direct = try tiles.read(level: level, x: x, y: y, width: w, height: h)

@@ -34,6 +34,18 @@ import _TestSupport
             let b = try reference.readRegion(originLevel0: origin, level: level, sizeAtLevel: size)
             #expect(a == b, "level \(level), origin \(origin), size \(size): max |Δ| \(maxAbsDifference(a, b))")
         }
+        // Origins at any level-0 pixel, not only at multiples of the downsample: between level
+        // pixels OpenSlide interpolates, and the direct path must not be taken.
+        var rng = Mixer(state: 17)
+        let size0 = direct.metadata.sizeLevel0
+        for _ in 0..<20 {
+            let level = Int(rng.next() % UInt64(direct.metadata.levels.count))
+            let origin = PixelPoint(x: Int(rng.next() % UInt64(size0.width)), y: Int(rng.next() % UInt64(size0.height)))
+            let size = PixelSize(width: 1 + Int(rng.next() % 150), height: 1 + Int(rng.next() % 150))
+            let a = try direct.readRegion(originLevel0: origin, level: level, sizeAtLevel: size)
+            let b = try reference.readRegion(originLevel0: origin, level: level, sizeAtLevel: size)
+            #expect(a == b, "level \(level), origin \(origin), size \(size): max |Δ| \(maxAbsDifference(a, b))")
+        }
         for level in expectDirect.indices {
             #expect(direct.readsDirectly(level: level) == expectDirect[level], "level \(level)")
             #expect(!reference.readsDirectly(level: level))
@@ -60,6 +72,34 @@ import _TestSupport
         let url = dir.file("pyramid.tiff")
         try TestSlides.writePatterned(to: url, writer: writer)
         try expectSamePixels(url, expectDirect: [true, true, true])
+    }
+
+    /// A level whose downsample is not an integer (1001 × 701 → 501 × 351): OpenSlide
+    /// interpolates origins between its pixels, so only reads at whole-pixel origins (a
+    /// thumbnail's read of the whole level) may be decoded directly, and every read, at any
+    /// origin, must still give OpenSlide's pixels. Regions here start at any level-0 pixel,
+    /// not only at multiples of the downsample.
+    @Test func nonIntegerDownsampleReadsWholePixelOriginsDirectly() throws {
+        let writer = PyramidalTIFFWriter(sizeLevel0: PixelSize(width: 1001, height: 701), levelCount: 2, tileSize: 128,
+                                         compression: .jpeg(quality: 90), micronsPerPixel: (0.5, 0.5))
+        let url = dir.file("odd.tiff")
+        try TestSlides.writePatterned(to: url, writer: writer)
+        let direct = try OpenSlideSlide(url: url, directTiles: true)
+        let reference = try OpenSlideSlide(url: url, directTiles: false)
+        let level = direct.metadata.levels[1]
+        #expect(level.downsample != level.downsample.rounded())
+        let whole = try direct.readRegion(originLevel0: PixelPoint(x: 0, y: 0), level: 1, sizeAtLevel: level.sizeAtLevel)
+        #expect(whole == (try reference.readRegion(originLevel0: PixelPoint(x: 0, y: 0), level: 1, sizeAtLevel: level.sizeAtLevel)))
+        #expect(direct.readsDirectly(level: 1))
+        var rng = Mixer(state: 13)
+        for _ in 0..<60 {
+            let l = Int(rng.next() % 2)
+            let origin = PixelPoint(x: Int(rng.next() % 1001), y: Int(rng.next() % 701))
+            let size = PixelSize(width: 1 + Int(rng.next() % 200), height: 1 + Int(rng.next() % 200))
+            let a = try direct.readRegion(originLevel0: origin, level: l, sizeAtLevel: size)
+            let b = try reference.readRegion(originLevel0: origin, level: l, sizeAtLevel: size)
+            #expect(a == b, "level \(l), origin \(origin), size \(size): max |Δ| \(maxAbsDifference(a, b))")
+        }
     }
 
     /// The tile cache evicts under a small bound and still gives the same pixels.
