@@ -138,6 +138,51 @@ public enum Regions {
 
     /// A GeoJSON FeatureCollection that QuPath imports as annotations (coordinates in level-0
     /// pixels, y down), one Polygon feature per region.
+    /// `geoJSON` as UTF-8 bytes with sorted keys, written directly: Foundation's
+    /// JSONSerialization took a tenth of a second for the 552 regions of the benchmark slide.
+    public static func geoJSONBytes(_ regions: [Region], slideName: String, threshold: Double) -> [UInt8] {
+        var out = ""
+        out.reserveCapacity(256 + regions.count * 512)
+        func number(_ v: Double) -> String { v.isFinite ? (v == v.rounded() && abs(v) < 1e15 ? String(Int64(v)) : "\(v)") : "null" }
+        func string(_ text: String) -> String {
+            var s = "\""
+            for scalar in text.unicodeScalars {
+                switch scalar {
+                case "\"": s += "\\\""
+                case "\\": s += "\\\\"
+                case "\n": s += "\\n"
+                case "\r": s += "\\r"
+                case "\t": s += "\\t"
+                default:
+                    if scalar.value < 0x20 { s += String(format: "\\u%04x", scalar.value) } else { s.unicodeScalars.append(scalar) }
+                }
+            }
+            return s + "\""
+        }
+        out += "{\"features\":["
+        for (k, r) in regions.enumerated() {
+            if k > 0 { out += "," }
+            out += "{\"geometry\":{\"coordinates\":["
+            for (i, ring) in r.rings.enumerated() {
+                if i > 0 { out += "," }
+                out += "["
+                for (j, p) in ring.enumerated() {
+                    if j > 0 { out += "," }
+                    out += "[" + number(p[0]) + "," + number(p[1]) + "]"
+                }
+                out += "]"
+            }
+            out += "],\"type\":\"Polygon\"},\"id\":" + string("region-\(r.id)")
+            out += ",\"properties\":{\"areaMM2\":" + number(r.areaMM2) + ",\"cells\":\(r.cells.count)"
+            out += ",\"classification\":{\"color\":[213,94,0],\"name\":\"Tumor\"},\"isLocked\":false"
+            out += ",\"maxProbability\":" + number(r.maxProbability) + ",\"meanProbability\":" + number(r.meanProbability)
+            out += ",\"name\":" + string("Tumour region \(r.id)") + ",\"objectType\":\"annotation\"},\"type\":\"Feature\"}"
+        }
+        out += "],\"properties\":{\"slide\":" + string(slideName) + ",\"threshold\":" + number(threshold)
+        out += ",\"units\":\"level-0 pixels\"},\"type\":\"FeatureCollection\"}"
+        return Array(out.utf8)
+    }
+
     public static func geoJSON(_ regions: [Region], slideName: String, threshold: Double) -> [String: Any] {
         let features: [[String: Any]] = regions.map { r in
             [

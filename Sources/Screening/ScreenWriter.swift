@@ -46,8 +46,7 @@ public enum ScreenWriter {
                         jobs.set(overlayPNG: overlayPNG)
                     default:
                         try AtomicFile.write(text: tilesCSV(result), to: temp.appendingPathComponent("tiles.csv"))
-                        let geo = Regions.geoJSON(regions, slideName: name, threshold: result.threshold)
-                        try AtomicFile.write(Array(try JSONSerialization.data(withJSONObject: geo, options: [.sortedKeys])),
+                        try AtomicFile.write(Regions.geoJSONBytes(regions, slideName: name, threshold: result.threshold),
                                              to: temp.appendingPathComponent("regions.geojson"))
                     }
                 }

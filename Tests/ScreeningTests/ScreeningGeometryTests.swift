@@ -121,6 +121,14 @@ import _TestSupport
         let features = try #require(back["features"] as? [[String: Any]])
         let properties = try #require(features[0]["properties"] as? [String: Any])
         #expect((properties["classification"] as? [String: Any])?["name"] as? String == "Tumor")
+        // The file is written by a direct writer; it must parse to the same object, including a
+        // slide name that needs escaping.
+        for name in ["regions", "a \"quoted\" \\ name\twith µm"] {
+            let written = try #require(try JSONSerialization.jsonObject(with: Data(Regions.geoJSONBytes(regions, slideName: name, threshold: 0.5))) as? NSDictionary)
+            let reference = try #require(try JSONSerialization.jsonObject(with: JSONSerialization.data(
+                withJSONObject: Regions.geoJSON(regions, slideName: name, threshold: 0.5))) as? NSDictionary)
+            #expect(written == reference)
+        }
     }
 
     @Test func ringWithAHole() {
