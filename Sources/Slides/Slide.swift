@@ -78,8 +78,22 @@ extension Slide {
         let info = metadata.levels[level]
         let levelW = info.sizeAtLevel.width, levelH = info.sizeAtLevel.height
 
-        var sums = [UInt64](repeating: 0, count: outW * outH * 3)
-        var counts = [UInt32](repeating: 0, count: outW * outH)
+        // Output rows are accumulated one at a time (level rows map to output rows in order),
+        // so the sums take one row of memory rather than the whole thumbnail's.
+        var out = Raster(width: outW, height: outH, channels: 3)
+        var sums = [UInt32](repeating: 0, count: outW * 3)
+        var counts = [UInt32](repeating: 0, count: outW)
+        var currentRow = 0
+        func flush() {
+            out.pixels.withUnsafeMutableBufferPointer { dst in
+                for o in 0..<outW {
+                    let n = max(1, counts[o])
+                    for c in 0..<3 { dst[(currentRow * outW + o) * 3 + c] = UInt8((sums[3 * o + c] + n / 2) / n) }
+                }
+            }
+            for i in sums.indices { sums[i] = 0 }
+            for i in counts.indices { counts[i] = 0 }
+        }
         let xBin = (0..<levelW).map { min(outW - 1, $0 * outW / levelW) }
         let bandRows = max(1, min(levelH, (1 << 22) / max(1, levelW)))
         var y = 0
@@ -87,24 +101,26 @@ extension Slide {
             let rows = min(bandRows, levelH - y)
             let origin = PixelPoint(x: 0, y: Int((Double(y) * info.downsample).rounded()))
             let band = try readRegion(originLevel0: origin, level: level, sizeAtLevel: PixelSize(width: levelW, height: rows))
-            // Unchecked pointers: this loop visits every pixel of the level (millions), and
-            // the indices are in range by construction (xBin and oy are clamped to the output).
-            band.pixels.withUnsafeBufferPointer { pxBuffer in
-                sums.withUnsafeMutableBufferPointer { sumBuffer in
-                    counts.withUnsafeMutableBufferPointer { countBuffer in
-                        xBin.withUnsafeBufferPointer { binBuffer in
-                            let px = pxBuffer.baseAddress!, sum = sumBuffer.baseAddress!
-                            let count = countBuffer.baseAddress!, bin = binBuffer.baseAddress!
-                            for r in 0..<rows {
-                                let oy = min(outH - 1, (y + r) * outH / levelH)
-                                let rowSums = sum + 3 * oy * outW, rowCounts = count + oy * outW
-                                var p = px + r * levelW * 3
+            for r in 0..<rows {
+                let oy = min(outH - 1, (y + r) * outH / levelH)
+                if oy != currentRow {
+                    flush()
+                    currentRow = oy
+                }
+                // Unchecked pointers: this loop visits every pixel of the level (millions), and
+                // the bins are in range by construction (xBin is clamped to the output).
+                band.pixels.withUnsafeBufferPointer { pxBuffer in
+                    sums.withUnsafeMutableBufferPointer { sumBuffer in
+                        counts.withUnsafeMutableBufferPointer { countBuffer in
+                            xBin.withUnsafeBufferPointer { binBuffer in
+                                let sum = sumBuffer.baseAddress!, count = countBuffer.baseAddress!, bin = binBuffer.baseAddress!
+                                var p = pxBuffer.baseAddress! + r * levelW * 3
                                 for x in 0..<levelW {
                                     let o = bin[x]
-                                    rowSums[3 * o] &+= UInt64(p[0])
-                                    rowSums[3 * o + 1] &+= UInt64(p[1])
-                                    rowSums[3 * o + 2] &+= UInt64(p[2])
-                                    rowCounts[o] &+= 1
+                                    sum[3 * o] &+= UInt32(p[0])
+                                    sum[3 * o + 1] &+= UInt32(p[1])
+                                    sum[3 * o + 2] &+= UInt32(p[2])
+                                    count[o] &+= 1
                                     p += 3
                                 }
                             }
@@ -114,13 +130,7 @@ extension Slide {
             }
             y += rows
         }
-        var out = Raster(width: outW, height: outH, channels: 3)
-        out.pixels.withUnsafeMutableBufferPointer { dst in
-            for o in 0..<(outW * outH) {
-                let n = UInt64(max(1, counts[o]))
-                for c in 0..<3 { dst[3 * o + c] = UInt8((sums[3 * o + c] + n / 2) / n) }
-            }
-        }
+        flush()
         return out
     }
 }
