@@ -1,4 +1,5 @@
 import Foundation
+import Neural
 import Imaging
 import Slides
 
@@ -164,9 +165,12 @@ public enum Morphology {
     private static func filter(_ m: [Bool], width w: Int, height h: Int, radius r: Int, erode: Bool) -> [Bool] {
         func pass(_ src: [Bool], lines: Int, length: Int, step: Int, lineStep: Int, invert: Bool) -> [Bool] {
             var dst = [Bool](repeating: false, count: src.count)
-            src.withUnsafeBufferPointer { a in
-                dst.withUnsafeMutableBufferPointer { b in
-                    for line in 0..<lines {
+            src.withUnsafeBufferPointer { aBuffer in
+                dst.withUnsafeMutableBufferPointer { bBuffer in
+                    // Lines are independent: split them over the engine's threads.
+                    nonisolated(unsafe) let a = aBuffer.baseAddress!, b = bBuffer.baseAddress!
+                    Threading.parallelFor(lines) { _, part in
+                      for line in part {
                         let base = line * lineStep
                         var count = 0
                         for i in 0..<min(r, length) where a[base + i * step] != invert { count += 1 }
@@ -175,6 +179,7 @@ public enum Morphology {
                             if i - r - 1 >= 0, a[base + (i - r - 1) * step] != invert { count -= 1 }
                             b[base + i * step] = (count > 0) != invert
                         }
+                      }
                     }
                 }
             }
