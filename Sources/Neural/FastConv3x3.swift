@@ -96,9 +96,9 @@ enum FastConv3x3 {
         winogradInTraining && from % 16 == 0 && h % 2 == 0 && w % 2 == 0 && n >= Threading.threadCount
     }
 
-    /// Training convolutions may use Winograd (`Kernels.winograd`); tests turn it off to
-    /// compare against the direct kernel.
-    nonisolated(unsafe) static var winogradInTraining = Kernels.winograd
+    /// Training convolutions may use Winograd where the engine may (`Kernels.winograd`:
+    /// AVX-512 present and `HISTOSCREEN_CONV` not `direct`).
+    static let winogradInTraining = Kernels.winograd
 
     private static func packed(_ kernel: UnsafePointer<Float>, cin: Int, cout: Int, flipTranspose: Bool) -> [Float] {
         var packed = [Float](repeating: 0, count: 9 * cin * cout)
