@@ -132,6 +132,12 @@ import _TestSupport
         for layer in d.layers[..<6] { expected = layer.forward(expected, mode: .inference, retain: false) }
         for winograd in [true, false] {
             let engine = InferenceEngine(network: f, layerCount: 6, winograd: winograd && Kernels.winograd)
+            // Without AVX-512 (or with HISTOSCREEN_DISABLE_AVX512) nothing compiles, and a prefix
+            // engine does not run; the network's own path is then the one the other tests check.
+            guard engine.isCompiled else {
+                #expect(!Kernels.avx512)
+                continue
+            }
             let got = x.data.withUnsafeBufferPointer { engine.outputs($0.baseAddress!, count: n) }
             #expect(got.count == expected.data.count)
             let worst = worstRelative(got, expected.data)
