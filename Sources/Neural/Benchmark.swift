@@ -74,7 +74,7 @@ public enum Benchmark {
     /// and input gradients each cost as much as its forward pass.
     public static func trainingFlopsPerSample<T>(_ net: Network<T>) -> Int {
         var total = net.flopsPerSample
-        let first = net.layers.firstIndex { !$0.isFrozen && !$0.trainableParameters.isEmpty } ?? net.layers.count
+        let first = net.firstTrainableLayer
         for i in first..<net.layers.count {
             let f = net.layers[i].flops(inputShape: net.shapes[i])
             if !net.layers[i].isFrozen && !net.layers[i].trainableParameters.isEmpty { total += f }
@@ -88,13 +88,10 @@ public enum Benchmark {
     /// forward and input-gradient convolutions of trainable layers that qualify at `batch`.
     public static func trainingExecutedFlopsPerSample(_ net: Network<Float>, batch: Int) -> Int {
         var total = trainingFlopsPerSample(net)
-        let first = net.layers.firstIndex { !$0.isFrozen && !$0.trainableParameters.isEmpty } ?? net.layers.count
-        if first > 0, Kernels.avx512, !net.layers[..<first].contains(where: { $0 is Dropout<Float> }) {
-            let prefix = InferenceEngine(network: net, layerCount: first)
-            if prefix.isCompiled {
-                let direct = (0..<first).reduce(0) { $0 + net.layers[$1].flops(inputShape: net.shapes[$1]) }
-                total -= direct - prefix.executedFlopsPerSample
-            }
+        let first = net.firstTrainableLayer
+        if first > 0, let prefix = net.prefixEngine(first) {  // the engine a training step runs the prefix on
+            let direct = (0..<first).reduce(0) { $0 + net.layers[$1].flops(inputShape: net.shapes[$1]) }
+            total -= direct - prefix.executedFlopsPerSample
         }
         for i in first..<net.layers.count {
             let saved = winogradSavings(net, layer: i, batch: batch)
@@ -104,15 +101,15 @@ public enum Benchmark {
     }
 
     /// FLOPs per sample that Winograd saves in a training step's forward and input-gradient
-    /// convolutions of layer `i` (5/9 of each where it runs).
+    /// convolutions of layer `i`, where it runs.
     static func winogradSavings(_ net: Network<Float>, layer i: Int, batch: Int) -> (forward: Int, inputGradient: Int) {
         guard let conv = net.layers[i] as? Conv2D<Float> else { return (0, 0) }
         let g = conv.geometry(inputShape: net.shapes[i])
         guard FastConv3x3.applies(g, scalar: Float.self) else { return (0, 0) }
-        let f = conv.flops(inputShape: net.shapes[i]), h = g.inputHeight, w = g.inputWidth
-        let forward = FastConv3x3.winogradApplies(n: batch, h: h, w: w, from: g.inputChannels) ? f * 5 / 9 : 0
+        let saved = FastConv3x3.winogradSavedFlops(conv.flops(inputShape: net.shapes[i])), h = g.inputHeight, w = g.inputWidth
+        let forward = FastConv3x3.winogradApplies(n: batch, h: h, w: w, from: g.inputChannels) ? saved : 0
         let input = FastConv3x3.appliesToInputGradient(g) && FastConv3x3.winogradApplies(n: batch, h: h, w: w, from: g.outputChannels)
-            ? f * 5 / 9 : 0
+            ? saved : 0
         return (forward, input)
     }
 
@@ -121,7 +118,7 @@ public enum Benchmark {
     /// saves), and their share of a profile's seconds; nil when the profile did not time them
     /// layer by layer (a frozen prefix).
     public static func trainingConvolutionFlops(_ net: Network<Float>, batch: Int, profile p: LayerProfile) -> (flops: Int, seconds: Double)? {
-        let first = net.layers.firstIndex { !$0.isFrozen && !$0.trainableParameters.isEmpty } ?? net.layers.count
+        let first = net.firstTrainableLayer
         guard first == 0 else { return nil }
         var flops = 0, seconds = 0.0
         for (i, layer) in net.layers.enumerated() where layer is Conv2D<Float> {

@@ -67,7 +67,8 @@ enum FastConv3x3 {
             p.withUnsafeBufferPointer { pp in
                 transformed.withUnsafeBufferPointer { up in
                     Threading.parallelFor(n) { _, images in
-                        var scratch = [Float](repeating: 0, count: scratchSize)
+                        // Uninitialised: the kernel writes every scratch element before reading it.
+                        var scratch = [Float](unsafeUninitializedCapacity: scratchSize) { _, count in count = scratchSize }
                         scratch.withUnsafeMutableBufferPointer { sp in
                             hs_winograd_forward_avx512(pp.baseAddress! + images.lowerBound * imageIn, Int32(images.count), Int32(h),
                                                        Int32(w), Int32(from), up.baseAddress!, bias, Int32(to), relu ? 1 : 0,
@@ -89,11 +90,21 @@ enum FastConv3x3 {
         return p
     }
 
-    /// Whether a training convolution runs as Winograd: the engine's conditions (even size,
-    /// a multiple of 16 input channels), and at least one image per thread, since the work is
-    /// split over images.
+    /// Whether winograd.c can run a 3×3 convolution of this input (the engine's rule too): even
+    /// height and width, and a multiple of 16 input channels (output channels a multiple of
+    /// 32, as every fast path here needs).
+    static func winogradFits(h: Int, w: Int, inputChannels: Int) -> Bool {
+        inputChannels % 16 == 0 && h % 2 == 0 && w % 2 == 0
+    }
+
+    /// FLOPs Winograd saves on a convolution of `directFlops`: it does 16 multiply-adds per
+    /// 2×2 tile and channel pair where the direct method does 36, i.e. 4 per output instead of 9.
+    static func winogradSavedFlops(_ directFlops: Int) -> Int { directFlops * 5 / 9 }
+
+    /// Whether a training convolution runs as Winograd: it fits, and there is at least one
+    /// image per thread, since the work is split over images.
     static func winogradApplies(n: Int, h: Int, w: Int, from: Int) -> Bool {
-        winogradInTraining && from % 16 == 0 && h % 2 == 0 && w % 2 == 0 && n >= Threading.threadCount
+        winogradInTraining && winogradFits(h: h, w: w, inputChannels: from) && n >= Threading.threadCount
     }
 
     /// Training convolutions may use Winograd where the engine may (`Kernels.winograd`:

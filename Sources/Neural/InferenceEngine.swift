@@ -94,12 +94,12 @@ public final class InferenceEngine: @unchecked Sendable {
                 let relu = followedByReLU(i + consumed)
                 if relu { consumed += 1 }
                 let cin = Int32(g.inputChannels), cout = Int32(g.outputChannels)
-                if winograd && g.inputChannels % 16 == 0 && shape[0] % 2 == 0 && shape[1] % 2 == 0 {
+                if winograd && FastConv3x3.winogradFits(h: shape[0], w: shape[1], inputChannels: g.inputChannels) {
                     var transformed = [Float](repeating: 0, count: 16 * g.inputChannels * g.outputChannels)
                     transformed.withUnsafeMutableBufferPointer { hs_winograd_pack(kernel, cin, cout, $0.baseAddress!) }
                     steps.append(.winograd(transformed: transformed, bias: bias, inputChannels: g.inputChannels,
                                            outputChannels: g.outputChannels, relu: relu))
-                    saved += 2 * g.outputHeight * g.outputWidth * g.inputChannels * g.outputChannels * (36 - 16) / 4
+                    saved += FastConv3x3.winogradSavedFlops(conv.flops(inputShape: shape))
                 } else {
                     var packed = [Float](repeating: 0, count: kernel.count)
                     packed.withUnsafeMutableBufferPointer { hs_conv3x3_pack(kernel, cin, cout, 0, $0.baseAddress!) }
@@ -265,7 +265,7 @@ public final class InferenceEngine: @unchecked Sendable {
                 scratch.padded.withUnsafeMutableBufferPointer { padBuffer in
                   scratch.padded2.withUnsafeMutableBufferPointer { pad2Buffer in
                    scratch.winograd.withUnsafeMutableBufferPointer { winogradBuffer in
-                    let winogradScratch = winogradBuffer.baseAddress
+                    let winogradSpace = winogradBuffer.baseAddress
                     var src = UnsafeMutablePointer(mutating: input)
                     var dst = aBuffer.baseAddress!
                     var spare = bBuffer.baseAddress!
@@ -302,7 +302,7 @@ public final class InferenceEngine: @unchecked Sendable {
                                 }
                             case let .winograd(transformed, bias, _, _, relu):
                                 hs_winograd_forward_avx512(padded, Int32(n), Int32(h), Int32(w), Int32(cin), transformed, bias,
-                                                           Int32(cout), relu ? 1 : 0, target, chained ? 1 : 0, winogradScratch)
+                                                           Int32(cout), relu ? 1 : 0, target, chained ? 1 : 0, winogradSpace)
                             default:
                                 preconditionFailure()
                             }

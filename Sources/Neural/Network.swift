@@ -217,7 +217,7 @@ public final class Network<T: NeuralScalar> {
     /// layer without a fast kernel).
     private var prefix: (first: Int, versions: [Int], engine: InferenceEngine)?
 
-    private func prefixEngine(_ first: Int) -> InferenceEngine? {
+    func prefixEngine(_ first: Int) -> InferenceEngine? {
         guard T.self == Float.self, Kernels.avx512, !layers[..<first].contains(where: { $0 is Dropout<T> }) else { return nil }
         let versions = layers[..<first].flatMap { $0.parameters.map(\.version) }
         if let prefix, prefix.first == first, prefix.versions == versions { return prefix.engine }

@@ -219,7 +219,9 @@ struct WindowBatch: Sendable {
     var count: Int { cells.count }
 
     mutating func normalize(_ augmenter: PatchAugmenter, window: Int) {
-        var out = [Float](repeating: 0, count: count * window * window * 3)
+        // Uninitialised: normalize writes every element.
+        let size = count * window * window * 3
+        var out = [Float](unsafeUninitializedCapacity: size) { _, initialized in initialized = size }
         out.withUnsafeMutableBufferPointer { dst in
             pixels.withUnsafeBufferPointer { augmenter.normalize(dst.baseAddress!, from: $0.baseAddress!, count: count, view: 0) }
         }

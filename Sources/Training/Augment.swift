@@ -72,8 +72,7 @@ public struct PatchAugmenter: Sendable {
             let src = pixels + b * plane, dst = out + b * plane
             let k = augment ? Int(generator.next() % 8) : 0
             var gain: Float = 1, offset: Float = 0, sat: Float = 1, hueShift: Float = 0
-            let jitter = augment
-            if jitter {
+            if augment {
                 gain = 1 + Float(Double.random(in: -contrast...contrast, using: &generator))
                 offset = Float(Double.random(in: -brightness...brightness, using: &generator))
                 sat = 1 + Float(Double.random(in: -saturation...saturation, using: &generator))
@@ -87,7 +86,7 @@ public struct PatchAugmenter: Sendable {
                     let (sx, sy) = Self.dihedralSource(k, x: x, y: y, n: n)
                     let s = src + (sy * n + sx) * 3
                     var r = Float(s[0]) / 255, g = Float(s[1]) / 255, bl = Float(s[2]) / 255
-                    if jitter {
+                    if augment {
                         let grey = (r + g + bl) / 3
                         // Hue: rotate the chroma vector around grey.
                         let c1 = r - grey, c2 = g - grey
