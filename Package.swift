@@ -15,10 +15,11 @@ let cLibraries: [Target] = [
     // Only what Swift cannot call: libtiff's variadic TIFFGetField/TIFFSetField and its
     // va_list error handlers.
     .target(name: "CShims", dependencies: ["CTIFF"]),
-    // The engine's float32 kernels (AVX-512 with run-time dispatch). -O3 in every build
-    // configuration, so that debug test runs are not dominated by unoptimised kernels.
+    // The engine's float32 kernels: written once, compiled per instruction set (AVX-512, AVX2 +
+    // FMA, NEON, portable C), one table chosen at run time. -O3 in every build configuration, so
+    // that debug test runs are not dominated by unoptimised kernels.
     .target(name: "CKernels", cSettings: [.unsafeFlags(["-O3"])]),
-    // Area resampling's inner loops (portable C; see its header for why not Swift).
+    // Area resampling's inner loops (portable C with an SSE2/AVX2 path; see its header for why not Swift).
     .target(name: "CImaging", cSettings: [.unsafeFlags(["-O3", "-ffp-contract=off"])]),
 ]
 
@@ -30,8 +31,13 @@ let libraries: [Target] = [
     // The Slide protocol, OpenSlide-backed slides, plain images as slides, and a
     // pyramidal TIFF writer for test slides.
     .target(name: "Slides", dependencies: ["Imaging", "COpenSlide", "CTIFF", "CShims"]),
-    // Tensors, layers (forward + backward), losses, optimizers, model specs and bundles.
-    .target(name: "Neural", dependencies: ["COpenBLAS", "CKernels"]),
+    // Tensors, layers (forward + backward), losses, optimizers, model specs and bundles. BLAS is
+    // OpenBLAS on Linux and Accelerate on macOS.
+    .target(
+        name: "Neural",
+        dependencies: [.target(name: "COpenBLAS", condition: .when(platforms: [.linux])), "CKernels"],
+        linkerSettings: [.linkedFramework("Accelerate", .when(platforms: [.macOS]))]
+    ),
     // Patch datasets, splits, augmentation, the trainer, metrics and plots.
     .target(name: "Training", dependencies: ["Neural", "Imaging"]),
     // Tissue detection, tiling at the model's resolution, streaming inference, heatmaps,

@@ -180,9 +180,9 @@ public final class BatchNorm<Scalar: NeuralScalar>: Layer {
                     let out = base + part * c
                     if let mean {
                         var scratch = [Float](repeating: 0, count: c)
-                        hs_channel_sums(x + begin * c, end - begin, Int32(c), mean, &scratch, out)
+                        KernelSet.active.channelSums(x + begin * c, rows: end - begin, c: c, mean: mean, sum: &scratch, squares: out)
                     } else {
-                        hs_channel_sums(x + begin * c, end - begin, Int32(c), nil, out, nil)
+                        KernelSet.active.channelSums(x + begin * c, rows: end - begin, c: c, mean: nil, sum: out, squares: nil)
                     }
                 }
             }
@@ -227,8 +227,8 @@ public final class BatchNorm<Scalar: NeuralScalar>: Layer {
                         withOptionalMutableFloats(&normalized, enabled: retain) { hp in
                             nonisolated(unsafe) let yp = yp, hp = hp
                             parallelChunks(rows) { begin, count in
-                                hs_bn_normalize(xp + begin * c, count, Int32(c), mean, inv, gp, bp, relu ? 1 : 0,
-                                                hp.map { $0 + begin * c }, yp + begin * c)
+                                KernelSet.active.batchNormNormalize(xp + begin * c, rows: count, c: c, mean: mean, invstd: inv, gamma: gp, beta: bp,
+                                                                    relu: relu, xhat: hp.map { $0 + begin * c }, y: yp + begin * c)
                             }
                         }
                     }
@@ -245,10 +245,10 @@ public final class BatchNorm<Scalar: NeuralScalar>: Layer {
         var sumG = [Float](repeating: 0, count: c), sumGX = sumG
         // With a fused ReLU, the gradient is masked by the fused output (y > 0) on the fly.
         let fused = cachedFusedOutput ?? []
-        let relu: Int32 = cachedFusedOutput == nil ? 0 : 1
+        let relu = cachedFusedOutput != nil
         withFloats(dy.data) { dp in
           withFloats(fused) { mp in
-            nonisolated(unsafe) let mask: UnsafePointer<Float>? = relu == 1 ? mp : nil
+            nonisolated(unsafe) let mask: UnsafePointer<Float>? = relu ? mp : nil
             withFloats(cachedNormalized) { hp in
                 let parts = max(1, min(Threading.threadCount, rows / 1024))
                 var partial = [Float](repeating: 0, count: 2 * parts * c)
@@ -257,8 +257,9 @@ public final class BatchNorm<Scalar: NeuralScalar>: Layer {
                     Threading.parallelFor(parts) { _, range in
                         for part in range {
                             let begin = rows * part / parts, end = rows * (part + 1) / parts
-                            hs_bn_backward_sums(dp + begin * c, mask.map { $0 + begin * c }, hp + begin * c, end - begin,
-                                                Int32(c), relu, base + 2 * part * c, base + (2 * part + 1) * c)
+                            KernelSet.active.batchNormBackwardSums(dy: dp + begin * c, y: mask.map { $0 + begin * c }, xhat: hp + begin * c,
+                                                                   rows: end - begin, c: c, relu: relu, sumG: base + 2 * part * c,
+                                                                   sumGX: base + (2 * part + 1) * c)
                         }
                     }
                 }
@@ -284,13 +285,14 @@ public final class BatchNorm<Scalar: NeuralScalar>: Layer {
         var dx = Tensor<Scalar>(uninitializedShape: dy.shape)
         withFloats(dy.data) { dp in
           withFloats(fused) { mp in
-            nonisolated(unsafe) let mask: UnsafePointer<Float>? = relu == 1 ? mp : nil
+            nonisolated(unsafe) let mask: UnsafePointer<Float>? = relu ? mp : nil
             withFloats(cachedNormalized) { hp in
                 withMutableFloats(&dx.data) { xp in
                     nonisolated(unsafe) let xp = xp
                     parallelChunks(rows) { begin, count in
-                        hs_bn_backward_apply(dp + begin * c, mask.map { $0 + begin * c }, hp + begin * c, count, Int32(c), relu,
-                                             k1, meanG, meanGX, xp + begin * c)
+                        KernelSet.active.batchNormBackwardApply(dy: dp + begin * c, y: mask.map { $0 + begin * c }, xhat: hp + begin * c,
+                                                                rows: count, c: c, relu: relu, k1: k1, meanG: meanG, meanGX: meanGX,
+                                                                dx: xp + begin * c)
                     }
                 }
             }

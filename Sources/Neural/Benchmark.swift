@@ -24,11 +24,11 @@ public enum Benchmark {
         return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
     }
 
-    /// The float32 FMA ceiling of this CPU in GFLOP/s, measured: every engine thread runs
-    /// independent FMA chains (AVX-512 where available, else AVX2) with no memory traffic.
-    public static func fmaCeiling() -> Double {
-        let avx512 = Kernels.avx512
-        let flops = Double(4_000_000 * 12 * (avx512 ? 32 : 16))
+    /// The float32 FMA ceiling of a kernel set on this CPU in GFLOP/s, measured: every engine
+    /// thread runs independent multiply-add chains of the set's vectors with no memory traffic.
+    public static func fmaCeiling(_ kernels: KernelSet = .active) -> Double {
+        let iterations = kernels.lanes >= 8 ? 4_000_000 : 8_000_000
+        let flops = kernels.fmaPeakFlops(iterations: iterations)
         let threads = Threading.threadCount
         // Each worker times itself, so a worker that starts late does not count as slow.
         var rates = [Double](repeating: 0, count: threads)
@@ -37,7 +37,7 @@ public enum Benchmark {
             Threading.parallelFor(threads) { _, range in
                 for t in range {
                     var value = 0.0
-                    let seconds = time { value = avx512 ? hs_fma_peak_avx512(4_000_000) : hs_fma_peak_avx2(4_000_000) }
+                    let seconds = time { value = kernels.fmaPeak(iterations: iterations) }
                     out[t] = value.isNaN ? 0 : flops / seconds / 1e9
                 }
             }

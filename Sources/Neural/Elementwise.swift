@@ -25,7 +25,7 @@ public final class ReLU<Scalar: NeuralScalar>: Layer {
             withFloats(x.data) { xp in
                 withMutableFloats(&y.data) { yp in
                     nonisolated(unsafe) let yp = yp
-                    parallelChunks(x.count) { offset, count in hs_relu(xp + offset, count, yp + offset) }
+                    parallelChunks(x.count) { offset, count in KernelSet.active.relu(xp + offset, count: count, y: yp + offset) }
                 }
             }
         } else {
@@ -49,7 +49,7 @@ public final class ReLU<Scalar: NeuralScalar>: Layer {
                 withFloats(y.data) { yp in
                     withMutableFloats(&dx.data) { xp in
                         nonisolated(unsafe) let xp = xp
-                        parallelChunks(dy.count) { offset, count in hs_relu_backward(dp + offset, yp + offset, count, xp + offset) }
+                        parallelChunks(dy.count) { offset, count in KernelSet.active.reluBackward(dy: dp + offset, y: yp + offset, count: count, dx: xp + offset) }
                     }
                 }
             }

@@ -1,11 +1,12 @@
 import CKernels
 
-/// The AVX-512 path of `Conv2D` for 3×3, stride 1, 'same' convolutions in Float with a
-/// multiple of 32 output channels: the direct convolution in CKernels, split over rows (forward
-/// and input gradient) or images (weight gradient) across `Threading.threadCount` workers.
+/// The fast path of `Conv2D` for 3×3, stride 1, 'same' convolutions in Float with a multiple
+/// of 32 output channels, on the active kernel set (every CPU has one): the direct convolution
+/// or Winograd, split over rows (forward and input gradient) or images (Winograd, weight
+/// gradient) across `Threading.threadCount` workers.
 enum FastConv3x3 {
     static func applies(_ g: ConvGeometry, scalar: Any.Type) -> Bool {
-        Kernels.avx512 && scalar == Float.self && g.kernelHeight == 3 && g.kernelWidth == 3 && g.stride == 1
+        scalar == Float.self && g.kernelHeight == 3 && g.kernelWidth == 3 && g.stride == 1
             && g.padding == Padding2D(top: 1, bottom: 1, left: 1, right: 1) && g.outputChannels % Int(HS_CONV_BLOCK) == 0
     }
 
@@ -32,22 +33,22 @@ enum FastConv3x3 {
     /// out `[N, H, W, Cout]` = act(conv(x, kernel) + bias). Returns x padded, which the weight
     /// gradient can reuse instead of padding x again.
     @discardableResult
-    static func forward(x: UnsafePointer<Float>, n: Int, g: ConvGeometry, kernel: UnsafePointer<Float>,
+    static func forward(_ kernels: KernelSet, x: UnsafePointer<Float>, n: Int, g: ConvGeometry, kernel: UnsafePointer<Float>,
                         bias: UnsafePointer<Float>?, relu: Bool, out: UnsafeMutablePointer<Float>) -> [Float] {
-        convolve(x, n: n, h: g.inputHeight, w: g.inputWidth, from: g.inputChannels, to: g.outputChannels, kernel: kernel,
+        convolve(kernels, x, n: n, h: g.inputHeight, w: g.inputWidth, from: g.inputChannels, to: g.outputChannels, kernel: kernel,
                  flipTranspose: false, bias: bias, relu: relu, out: out)
     }
 
     /// dx `[N, H, W, Cin]` = conv(dy, flipped and transposed kernel).
-    static func inputGradient(dy: UnsafePointer<Float>, n: Int, g: ConvGeometry, kernel: UnsafePointer<Float>,
+    static func inputGradient(_ kernels: KernelSet, dy: UnsafePointer<Float>, n: Int, g: ConvGeometry, kernel: UnsafePointer<Float>,
                               dx: UnsafeMutablePointer<Float>) {
-        _ = convolve(dy, n: n, h: g.inputHeight, w: g.inputWidth, from: g.outputChannels, to: g.inputChannels, kernel: kernel,
+        _ = convolve(kernels, dy, n: n, h: g.inputHeight, w: g.inputWidth, from: g.outputChannels, to: g.inputChannels, kernel: kernel,
                  flipTranspose: true, bias: nil, relu: false, out: dx)
     }
 
     /// The 3×3 'same' convolution of `input` (`from` channels) into `out` (`to` channels), with
     /// the HWIO `kernel` packed as is or flipped and transposed, split over rows across threads.
-    private static func convolve(_ input: UnsafePointer<Float>, n: Int, h: Int, w: Int, from: Int, to: Int,
+    private static func convolve(_ kernels: KernelSet, _ input: UnsafePointer<Float>, n: Int, h: Int, w: Int, from: Int, to: Int,
                                  kernel: UnsafePointer<Float>, flipTranspose: Bool, bias: UnsafePointer<Float>?, relu: Bool,
                                  out: UnsafeMutablePointer<Float>) -> [Float] {
         // The pack takes the kernel's own (cin, cout), whichever way it is packed.
@@ -70,9 +71,10 @@ enum FastConv3x3 {
                         // Uninitialised: the kernel writes every scratch element before reading it.
                         var scratch = [Float](unsafeUninitializedCapacity: scratchSize) { _, count in count = scratchSize }
                         scratch.withUnsafeMutableBufferPointer { sp in
-                            hs_winograd_forward_avx512(pp.baseAddress! + images.lowerBound * imageIn, Int32(images.count), Int32(h),
-                                                       Int32(w), Int32(from), up.baseAddress!, bias, Int32(to), relu ? 1 : 0,
-                                                       outPtr + images.lowerBound * imageOut, 0, sp.baseAddress!)
+                            kernels.winogradForward(pp.baseAddress! + images.lowerBound * imageIn, n: images.count, h: h, w: w,
+                                                    cin: from, transformed: up.baseAddress!, bias: bias, cout: to, relu: relu,
+                                                    out: outPtr + images.lowerBound * imageOut, outPadded: false,
+                                                    scratch: sp.baseAddress!)
                         }
                     }
                 }
@@ -82,8 +84,8 @@ enum FastConv3x3 {
         p.withUnsafeBufferPointer { pp in
             packed(kernel, cin: cin, cout: cout, flipTranspose: flipTranspose).withUnsafeBufferPointer { wp in
                 Threading.parallelFor(n * h) { _, rows in
-                    hs_conv3x3_forward_avx512(pp.baseAddress!, Int32(h), Int32(w), Int32(from), wp.baseAddress!, bias,
-                                              Int32(to), relu ? 1 : 0, outPtr, Int32(rows.lowerBound), Int32(rows.upperBound))
+                    kernels.conv3x3Forward(pp.baseAddress!, h: h, w: w, cin: from, packed: wp.baseAddress!, bias: bias, cout: to,
+                                           relu: relu, out: outPtr, rows: rows, outPadded: false)
                 }
             }
         }
@@ -107,9 +109,9 @@ enum FastConv3x3 {
         winogradInTraining && winogradFits(h: h, w: w, inputChannels: from) && n >= Threading.threadCount
     }
 
-    /// Training convolutions may use Winograd where the engine may (`Kernels.winograd`:
-    /// AVX-512 present and `HISTOSCREEN_CONV` not `direct`).
-    static let winogradInTraining = Kernels.winograd
+    /// Training convolutions may use Winograd where the engine may (`KernelSet.winograd`:
+    /// `HISTOSCREEN_CONV` is not `direct`).
+    static let winogradInTraining = KernelSet.winograd
 
     private static func packed(_ kernel: UnsafePointer<Float>, cin: Int, cout: Int, flipTranspose: Bool) -> [Float] {
         var packed = [Float](repeating: 0, count: 9 * cin * cout)
@@ -139,7 +141,7 @@ enum FastConv3x3 {
     /// images into its own buffer; the buffers are then added in a fixed order, so results do
     /// not depend on scheduling.
     /// `paddedX`, when given, is x already padded (as `forward` returned it).
-    static func weightGradient(x: UnsafePointer<Float>, paddedX: [Float]? = nil, dy: UnsafePointer<Float>, n: Int,
+    static func weightGradient(_ kernels: KernelSet, x: UnsafePointer<Float>, paddedX: [Float]? = nil, dy: UnsafePointer<Float>, n: Int,
                                g: ConvGeometry, dKernel: UnsafeMutablePointer<Float>) {
         let h = g.inputHeight, w = g.inputWidth, cin = g.inputChannels, cout = g.outputChannels
         let p = paddedX ?? padded(x, n: n, h: h, w: w, c: cin)
@@ -147,15 +149,15 @@ enum FastConv3x3 {
         let size = 9 * cin * cout
         let parts = min(Threading.threadCount, n)
         var partial = [Float](repeating: 0, count: parts * size)
-        let blocks = Int32(cout / Int(HS_CONV_BLOCK))
+        let blocks = cout / Int(HS_CONV_BLOCK)
         let imageIn = (h + 2) * (w + 2) * cin, imageOut = h * w * cout
         p.withUnsafeBufferPointer { pp in
             partial.withUnsafeMutableBufferPointer { partialBuffer in
                 nonisolated(unsafe) let base = partialBuffer.baseAddress!
                 Threading.parallelFor(n) { part, images in
-                    hs_conv3x3_weight_grad_avx512(pp.baseAddress! + images.lowerBound * imageIn, dy + images.lowerBound * imageOut,
-                                                  Int32(images.count), Int32(h), Int32(w), Int32(cin), Int32(cout),
-                                                  base + part * size, 0, 0, blocks)
+                    kernels.conv3x3WeightGradient(pp.baseAddress! + images.lowerBound * imageIn, dy: dy + images.lowerBound * imageOut,
+                                                  n: images.count, h: h, w: w, cin: cin, cout: cout, dw: base + part * size,
+                                                  accumulate: false, blocks: 0..<blocks)
                 }
             }
         }

@@ -9,8 +9,10 @@ import Foundation
 /// the whole network: activations stay in cache, and threads never wait on each other
 /// between layers.
 ///
-/// Where a layer has no AVX-512 kernel (or the CPU has no AVX-512), the engine runs the
-/// network's own layer-by-layer forward pass instead, which gives the same results.
+/// It runs on one kernel set (`KernelSet.active` unless given), on every CPU. Where a layer
+/// has no fast kernel (a convolution that is not 3×3 'same' with a multiple of 32 output
+/// channels, a pool that is not 2×2), the engine runs the network's own layer-by-layer forward
+/// pass instead (im2col + BLAS), which gives the same results.
 public final class InferenceEngine: @unchecked Sendable {
     enum Step {
         /// 3×3 stride-1 'same' convolution, weights packed for the kernel, BN folded in.
@@ -34,6 +36,8 @@ public final class InferenceEngine: @unchecked Sendable {
     }
 
     public let network: Network<Float>
+    /// The kernel set the compiled steps run on.
+    public let kernels: KernelSet
     let steps: [Step]
     /// The network layer each step starts at (for profiles).
     let stepLayers: [Int]
@@ -62,13 +66,15 @@ public final class InferenceEngine: @unchecked Sendable {
     ///
     /// With `winograd`, 3×3 convolutions whose input has an even size and a multiple of 16
     /// channels run as Winograd F(2×2, 3×3) (see winograd.c); the rest run direct.
-    public init(network: Network<Float>, layerCount: Int? = nil, winograd: Bool = Kernels.winograd) {
+    public init(network: Network<Float>, layerCount: Int? = nil, winograd: Bool = KernelSet.winograd,
+                kernels: KernelSet = .active) {
         self.network = network
+        self.kernels = kernels
         let end = min(layerCount ?? network.layers.count, network.layers.count)
         self.layerCount = end
         var steps: [Step] = []
         var shapes: [[Int]] = [network.spec.inputShape]
-        var compiled = Kernels.avx512
+        var compiled = true
         var saved = 0
         var stepLayers: [Int] = []
         var i = 0
@@ -293,16 +299,12 @@ public final class InferenceEngine: @unchecked Sendable {
                             if chained { hs_zero_border(target, Int32(n), Int32(h), Int32(w), Int32(cout)) }
                             switch step {
                             case let .conv3x3(packed, bias, _, _, relu):
-                                if chained {
-                                    hs_conv3x3_forward_padded_out_avx512(padded, Int32(h), Int32(w), Int32(cin), packed, bias,
-                                                                         Int32(cout), relu ? 1 : 0, target, 0, Int32(n * h))
-                                } else {
-                                    hs_conv3x3_forward_avx512(padded, Int32(h), Int32(w), Int32(cin), packed, bias,
-                                                              Int32(cout), relu ? 1 : 0, target, 0, Int32(n * h))
-                                }
+                                kernels.conv3x3Forward(padded, h: h, w: w, cin: cin, packed: packed, bias: bias, cout: cout,
+                                                       relu: relu, out: target, rows: 0..<(n * h), outPadded: chained)
                             case let .winograd(transformed, bias, _, _, relu):
-                                hs_winograd_forward_avx512(padded, Int32(n), Int32(h), Int32(w), Int32(cin), transformed, bias,
-                                                           Int32(cout), relu ? 1 : 0, target, chained ? 1 : 0, winogradSpace)
+                                kernels.winogradForward(padded, n: n, h: h, w: w, cin: cin, transformed: transformed, bias: bias,
+                                                        cout: cout, relu: relu, out: target, outPadded: chained,
+                                                        scratch: winogradSpace!)
                             default:
                                 preconditionFailure()
                             }
@@ -312,21 +314,22 @@ public final class InferenceEngine: @unchecked Sendable {
                                 continue
                             }
                         case .maxPool2x2:
-                            hs_maxpool2x2(src, Int32(n), Int32(shape[0]), Int32(shape[1]), Int32(shape[2]), dst, nil)
+                            kernels.maxPool2x2(src, n: n, h: shape[0], w: shape[1], c: shape[2], y: dst, which: nil)
                         case .globalAveragePool:
-                            hs_global_average(src, Int32(n), Int32(shape[0] * shape[1]), Int32(shape[2]), dst)
+                            kernels.globalAverage(src, n: n, hw: shape[0] * shape[1], c: shape[2], y: dst)
                         case .flatten:
                             inPlace = true
                         case let .dense(kernel, bias, inputs, outputs, relu):
                             if let bias {
-                                hs_dense(src, Int32(n), Int32(inputs), kernel, bias, Int32(outputs), relu ? 1 : 0, dst)
+                                kernels.dense(src, n: n, inputs: inputs, kernel: kernel, bias: bias, outputs: outputs, relu: relu, y: dst)
                             } else {
-                                hs_dense(src, Int32(n), Int32(inputs), kernel, nil, Int32(outputs), relu ? 1 : 0, dst)
+                                kernels.dense(src, n: n, inputs: inputs, kernel: kernel, bias: nil, outputs: outputs, relu: relu, y: dst)
                             }
                         case let .affine(scale, shift, relu):
-                            hs_affine_relu(src, n * shape.reduce(1, *) / shape.last!, Int32(shape.last!), scale, shift, relu ? 1 : 0, dst)
+                            kernels.affineReLU(src, rows: n * shape.reduce(1, *) / shape.last!, c: shape.last!, scale: scale, shift: shift,
+                                               relu: relu, y: dst)
                         case .relu:
-                            hs_relu(src, n * shape.reduce(1, *), dst)
+                            kernels.relu(src, count: n * shape.reduce(1, *), y: dst)
                         }
                         if !inPlace {
                             src = dst

@@ -218,7 +218,7 @@ public final class Network<T: NeuralScalar> {
     private var prefix: (first: Int, versions: [Int], engine: InferenceEngine)?
 
     func prefixEngine(_ first: Int) -> InferenceEngine? {
-        guard T.self == Float.self, Kernels.avx512, !layers[..<first].contains(where: { $0 is Dropout<T> }) else { return nil }
+        guard T.self == Float.self, !layers[..<first].contains(where: { $0 is Dropout<T> }) else { return nil }
         let versions = layers[..<first].flatMap { $0.parameters.map(\.version) }
         if let prefix, prefix.first == first, prefix.versions == versions { return prefix.engine }
         let engine = InferenceEngine(network: self as! Network<Float>, layerCount: first)

@@ -42,8 +42,9 @@ public final class MaxPool2D<Scalar: NeuralScalar>: Layer {
                         nonisolated(unsafe) let yp = yp, wp = keep ? wp.baseAddress : nil  // an empty array may still have a base address
                         let inImage = h * w * c, outImage = oh * ow * c
                         Threading.parallelFor(n) { _, images in
-                            hs_maxpool2x2(xp + images.lowerBound * inImage, Int32(images.count), Int32(h), Int32(w), Int32(c),
-                                          yp + images.lowerBound * outImage, wp.map { $0 + images.lowerBound * outImage })
+                            KernelSet.active.maxPool2x2(xp + images.lowerBound * inImage, n: images.count, h: h, w: w, c: c,
+                                                        y: yp + images.lowerBound * outImage,
+                                                        which: wp.map { $0 + images.lowerBound * outImage })
                         }
                     }
                 }
@@ -93,8 +94,9 @@ public final class MaxPool2D<Scalar: NeuralScalar>: Layer {
                         nonisolated(unsafe) let xp = xp
                         let inImage = h * w * c, outImage = dy.itemCount
                         Threading.parallelFor(n) { _, images in
-                            hs_maxpool2x2_backward(dp + images.lowerBound * outImage, wp.baseAddress! + images.lowerBound * outImage,
-                                                   Int32(images.count), Int32(h), Int32(w), Int32(c), xp + images.lowerBound * inImage)
+                            KernelSet.active.maxPool2x2Backward(dy: dp + images.lowerBound * outImage,
+                                                                which: wp.baseAddress! + images.lowerBound * outImage,
+                                                                n: images.count, h: h, w: w, c: c, dx: xp + images.lowerBound * inImage)
                         }
                     }
                 }

@@ -76,20 +76,3 @@ public enum EngineMemory {
 
     private static let configured: Void = hs_keep_large_blocks_in_heap()
 }
-
-/// Which kernels the engine may use on this CPU.
-public enum Kernels {
-    /// True when the AVX-512 kernels run here: the CPU has AVX-512F and FMA, and
-    /// `HISTOSCREEN_DISABLE_AVX512` is not set. Read once per process.
-    public static let avx512: Bool = hs_cpu_has_avx512() != 0
-
-    /// True when the inference engine may run 3×3 convolutions as Winograd F(2×2, 3×3): the
-    /// AVX-512 kernels run and `HISTOSCREEN_CONV` is not `direct`. Read once per process.
-    public static let winograd: Bool = avx512 && ProcessInfo.processInfo.environment["HISTOSCREEN_CONV"] != "direct"
-
-    /// A short description for benchmark and log output.
-    public static var description: String {
-        avx512 ? (winograd ? "AVX-512 Winograd F(2×2,3×3) and direct convolution" : "AVX-512 direct convolution")
-               : "portable im2col + BLAS"
-    }
-}

@@ -291,7 +291,7 @@ public final class Trainer {
             "trainingSeconds": .number(seconds),
             "finished": .string(formatter.string(from: Date())),
             "threads": .number(Double(Threading.threadCount)),
-            "kernels": .string(Kernels.description),
+            "kernels": .string(KernelSet.activeDescription),
         ])
     }
 

@@ -39,6 +39,9 @@ struct Bench: ParsableCommand {
     @Option(help: "Worker threads for the engine (default: all cores).")
     var threads: Int?
 
+    @Option(help: "Kernel set to measure: \(KernelSet.all.map(\.name).joined(separator: ", ")) (default: HISTOSCREEN_ISA, or the best this CPU runs).")
+    var isa: String?
+
     @Flag(help: "Print JSON to stdout.")
     var json = false
 
@@ -71,6 +74,9 @@ struct Bench: ParsableCommand {
     }
 
     struct Report: Encodable {
+        var cpu: String
+        var kernelSet: String
+        var winograd: Bool
         var sgemm2048GFLOPS: Benchmark.Stat?
         var fmaCeilingGFLOPS: Double
         var blas: String
@@ -82,16 +88,26 @@ struct Bench: ParsableCommand {
             throw ValidationError("unknown architecture '\(arch)'; choose from \(ModelSpec.builtinNames.joined(separator: ", "))")
         }
         guard batch >= 1, repeats >= 1 else { throw ValidationError("--batch and --repeats must be at least 1") }
+        if let isa {
+            guard let set = KernelSet.named(isa) else {
+                throw ValidationError("unknown kernel set '\(isa)'; this build has \(KernelSet.all.map(\.name).joined(separator: ", "))")
+            }
+            guard set.isSupported else {
+                throw ValidationError("this CPU (\(KernelSet.cpuName)) cannot run the \(isa) kernels; it runs \(KernelSet.supported.map(\.name).joined(separator: ", "))")
+            }
+        }
     }
 
     func run() throws {
         if let threads { Threading.threadCount = threads }
+        if let isa { KernelSet.use(KernelSet.named(isa)!) }
         let sgemm = Benchmark.Stat(noSgemm ? [.nan] : Benchmark.sgemm(repeats: repeats))
         // A ceiling is the best the machine does: the maximum of five short runs, since
         // other tenants of a shared machine can only slow a run down.
         let fmaCeiling = self.fmaCeiling ?? (0..<5).map { _ in Benchmark.fmaCeiling() }.max()!
         if !json {
-            print("FMA ceiling: \(fixed(fmaCeiling, 1)) GFLOP/s on \(Threading.threadCount) threads (\(Kernels.description))")
+            print("CPU: \(KernelSet.cpuName); \(KernelSet.activeDescription)")
+            print("FMA ceiling: \(fixed(fmaCeiling, 1)) GFLOP/s on \(Threading.threadCount) threads (\(KernelSet.active.name) vectors)")
         }
         if !json && !noSgemm { print("cblas_sgemm 2048³: \(fixed(sgemm.median, 1)) GFLOP/s (\(fixed(sgemm.min, 1))–\(fixed(sgemm.max, 1))); \(BLAS.coreName) kernels") }
         var reports: [ArchReport] = []
@@ -138,7 +154,8 @@ struct Bench: ParsableCommand {
             reports.append(report)
         }
         if json {
-            print(try encodeJSON(Report(sgemm2048GFLOPS: noSgemm ? nil : sgemm, fmaCeilingGFLOPS: fmaCeiling, blas: BLAS.configuration,
+            print(try encodeJSON(Report(cpu: KernelSet.cpuName, kernelSet: KernelSet.active.name, winograd: KernelSet.winograd,
+                                        sgemm2048GFLOPS: noSgemm ? nil : sgemm, fmaCeilingGFLOPS: fmaCeiling, blas: BLAS.configuration,
                                         architectures: reports)))
         }
     }

@@ -2,8 +2,9 @@ import Neural
 import Testing
 import _TestSupport
 
-/// The AVX-512 kernels against the portable paths and the reference convolution. Where the
-/// CPU lacks AVX-512 both sides run the portable path and the comparison still holds.
+/// The fast 3×3 convolution on every kernel set this CPU runs, and the im2col + BLAS path,
+/// against plain loops in Double. Each element must lie within the rounding bound of its own
+/// arithmetic (see `RoundingBound`), so the comparison holds on any CPU.
 @Suite(.serialized) struct FastPathTests {
     struct Shape: Sendable, CustomTestStringConvertible {
         var n: Int, h: Int, w: Int, cin: Int, cout: Int
@@ -19,42 +20,114 @@ import _TestSupport
         Shape(n: 5, h: 6, w: 10, cin: 32, cout: 64),   // even sizes, 16k channels: Winograd forward and input gradient
     ]
 
-    func conv(_ s: Shape, bias: Bool) -> Conv2D<Float> {
-        let c = Conv2D<Float>(name: "c", inputChannels: s.cin, outputChannels: s.cout, kernelSize: (3, 3), useBias: bias)
+    /// The im2col + BLAS path (nil) and every kernel set this CPU runs.
+    static let paths: [KernelSet?] = [nil] + KernelSet.supported
+
+    func conv<T: NeuralScalar>(_ s: Shape, _: T.Type) -> Conv2D<T> {
+        let c = Conv2D<T>(name: "c", inputChannels: s.cin, outputChannels: s.cout, kernelSize: (3, 3), useBias: true)
         c.kernel.value = TestTensors.uniform(c.kernel.value.shape, seed: 1)
         c.bias?.value = TestTensors.uniform([s.cout], seed: 2)
         return c
     }
 
-    func worst(_ a: [Float], _ b: [Float]) -> Float {
-        zip(a, b).map { abs($0 - $1) / max(1, abs($1)) }.max() ?? 0
+    /// A Double layer with the absolute values of `c`'s weights.
+    func absoluteConv(_ s: Shape) -> Conv2D<Double> {
+        let c = conv(s, Double.self)
+        c.kernel.value = RoundingBound.absolute(c.kernel.value)
+        c.bias?.value = RoundingBound.absolute(c.bias!.value)
+        return c
     }
 
-    @Test(arguments: shapes)
-    func forwardMatchesReference(s: Shape) {
-        let c = conv(s, bias: true)
+    /// Whether a training convolution of this shape may run as Winograd (it also needs an image
+    /// per thread; where it does not run, the direct bound applies and this one is not used).
+    func mayRunWinograd(_ s: Shape, inputChannels: Int) -> Bool {
+        KernelSet.winograd && inputChannels % 16 == 0 && s.h % 2 == 0 && s.w % 2 == 0
+    }
+
+    /// Element-wise the larger of the direct bound (2K + 1 operations over Σ|x||w| + |b|) and,
+    /// where Winograd may run, Winograd's.
+    func convolutionBounds(_ s: Shape, direct: [Double], k: Int, x: Tensor<Double>, kernel: Tensor<Double>,
+                           bias: Tensor<Double>?, inputChannels: Int) -> [Double] {
+        var bounds = RoundingBound.bounds(direct, operations: 2 * k + 1)
+        if mayRunWinograd(s, inputChannels: inputChannels) {
+            let w = RoundingBound.bounds(RoundingBound.winogradMagnitude(x: x, kernel: kernel, bias: bias),
+                                         operations: RoundingBound.winogradOperations(inputChannels: inputChannels))
+            for i in bounds.indices { bounds[i] = max(bounds[i], w[i]) }
+        }
+        return bounds
+    }
+
+    @Test(arguments: shapes, paths)
+    func forwardMatchesReference(s: Shape, kernels: KernelSet?) {
+        let c = conv(s, Float.self)
+        if let kernels { c.kernels = kernels } else { c.forcePortable = true }
         let x: Tensor<Float> = TestTensors.uniform([s.n, s.h, s.w, s.cin], seed: 3)
         let y = c.forward(x, mode: .inference, retain: false)
-        let reference = ReferenceConvolution.forward(x, kernel: c.kernel.value, bias: c.bias!.value,
-                                                     geometry: c.geometry(inputShape: [s.h, s.w, s.cin]))
-        #expect(worst(y.data, reference.data) < 1e-5)
+        let g = c.geometry(inputShape: [s.h, s.w, s.cin])
+        let xd: Tensor<Double> = x.converted(), d = conv(s, Double.self)
+        let exact = ReferenceConvolution.forward(xd, kernel: d.kernel.value, bias: d.bias!.value, geometry: g)
+        let a = absoluteConv(s)
+        let magnitude = ReferenceConvolution.forward(RoundingBound.absolute(x), kernel: a.kernel.value, bias: a.bias!.value,
+                                                     geometry: g)
+        let bounds = convolutionBounds(s, direct: magnitude.data, k: 9 * s.cin, x: RoundingBound.absolute(x),
+                                       kernel: a.kernel.value, bias: a.bias!.value, inputChannels: s.cin)
+        let worst = RoundingBound.worstRatio(y.data, exact: exact.data, bounds: bounds)
+        #expect(worst <= 1, "\(kernels?.name ?? "im2col"): error reaches \(worst) × its rounding bound")
     }
 
-    @Test(arguments: shapes)
-    func backwardMatchesPortablePath(s: Shape) {
+    @Test(arguments: shapes, paths)
+    func backwardMatchesReference(s: Shape, kernels: KernelSet?) {
         let x: Tensor<Float> = TestTensors.uniform([s.n, s.h, s.w, s.cin], seed: 4)
         let dy: Tensor<Float> = TestTensors.uniform([s.n, s.h, s.w, s.cout], seed: 5)
-        func run(portable: Bool) -> (dx: [Float], dw: [Float], db: [Float]) {
-            let c = conv(s, bias: true)
-            c.forcePortable = portable
-            _ = c.forward(x, mode: .training, retain: true)
-            let dx = c.backward(dy, needInputGradient: true)!
-            return (dx.data, c.kernel.gradient.data, c.bias!.gradient.data)
+        let c = conv(s, Float.self)
+        if let kernels { c.kernels = kernels } else { c.forcePortable = true }
+        _ = c.forward(x, mode: .training, retain: true)
+        let dx = c.backward(dy, needInputGradient: true)!
+
+        // Exact gradients, and their magnitudes: the same Double backward pass on |x|, |W|, |dy|.
+        let d = conv(s, Double.self)
+        _ = d.forward(x.converted(), mode: .training, retain: true)
+        let dxExact = d.backward(dy.converted(), needInputGradient: true)!
+        let a = absoluteConv(s)
+        _ = a.forward(RoundingBound.absolute(x), mode: .training, retain: true)
+        let dxMagnitude = a.backward(RoundingBound.absolute(dy), needInputGradient: true)!
+
+        let name = kernels?.name ?? "im2col"
+        // dx: a 3×3 convolution of dy (9·Cout terms per element) with the flipped kernel.
+        let flipped = flippedKernel(a.kernel.value)
+        let dxBounds = convolutionBounds(s, direct: dxMagnitude.data, k: 9 * s.cout, x: RoundingBound.absolute(dy),
+                                         kernel: flipped, bias: nil, inputChannels: s.cout)
+        let dxWorst = RoundingBound.worstRatio(dx.data, exact: dxExact.data, bounds: dxBounds)
+        #expect(dxWorst <= 1, "\(name) dx: error reaches \(dxWorst) × its rounding bound")
+        // dW: a sum over N·H·W pixels, then over at most one partial sum per thread.
+        let dwBounds = RoundingBound.bounds(a.kernel.gradient.data, operations: 2 * (s.n * s.h * s.w + Threading.threadCount))
+        let dwWorst = RoundingBound.worstRatio(c.kernel.gradient.data, exact: d.kernel.gradient.data, bounds: dwBounds)
+        #expect(dwWorst <= 1, "\(name) dW: error reaches \(dwWorst) × its rounding bound")
+        // db: a sum over N·H·W pixels.
+        let dbBounds = RoundingBound.bounds(a.bias!.gradient.data, operations: s.n * s.h * s.w)
+        let dbWorst = RoundingBound.worstRatio(c.bias!.gradient.data, exact: d.bias!.gradient.data, bounds: dbBounds)
+        #expect(dbWorst <= 1, "\(name) db: error reaches \(dbWorst) × its rounding bound")
+    }
+
+    /// W'[ky][kx][co][ci] = W[2 − ky][2 − kx][ci][co]: the input gradient's kernel, `[3, 3, Cout, Cin]`.
+    func flippedKernel(_ w: Tensor<Double>) -> Tensor<Double> {
+        let cin = w.shape[2], cout = w.shape[3]
+        var out = Tensor<Double>(shape: [3, 3, cout, cin])
+        for ky in 0..<3 {
+            for kx in 0..<3 {
+                for ci in 0..<cin {
+                    for co in 0..<cout {
+                        out.data[((ky * 3 + kx) * cout + co) * cin + ci] = w.data[(((2 - ky) * 3 + (2 - kx)) * cin + ci) * cout + co]
+                    }
+                }
+            }
         }
-        let fast = run(portable: false), portable = run(portable: true)
-        #expect(worst(fast.dx, portable.dx) < 1e-4)
-        #expect(worst(fast.dw, portable.dw) < 1e-4)
-        #expect(worst(fast.db, portable.db) < 1e-5)
+        return out
+    }
+
+    /// max |a − b| / max(1, |b|), for the layers without accumulation.
+    func worst(_ a: [Float], _ b: [Float]) -> Float {
+        zip(a, b).map { abs($0 - $1) / max(1, abs($1)) }.max() ?? 0
     }
 
     /// Float layers with fast paths (ReLU, 2×2 max pooling) against the same layers in Double.
@@ -75,8 +148,12 @@ import _TestSupport
         }
     }
 
-    @Test func kernelsReportWhatRuns() {
-        #expect(!Kernels.description.isEmpty)
+    @Test func kernelSetsReportWhatRuns() {
+        #expect(KernelSet.supported.contains(KernelSet.active))
+        #expect(KernelSet.supported.last?.name == "portable")
+        #expect(KernelSet.activeDescription.hasPrefix(KernelSet.active.name))
+        #expect(!KernelSet.cpuName.isEmpty)
+        for set in KernelSet.all { #expect(KernelSet.named(set.name) == set) }
     }
 }
 
@@ -105,13 +182,15 @@ import _TestSupport
                 .flatten("flatten"), .dense("d1", 16), .relu("r3"), .dropout("drop", rate: 0.5), .dense("logit", 1)])
         let net = try Network<Float>(spec: spec, seed: 3)
         randomise(net, seed: 10)
-        let engine = InferenceEngine(network: net)
-        #expect(engine.isCompiled == Kernels.avx512)
         let x: Tensor<Float> = TestTensors.uniform([7] + spec.inputShape, seed: 4)
         let expected = net.forward(x, mode: .inference).data
-        let got = x.data.withUnsafeBufferPointer { engine.logits($0.baseAddress!, count: 7) }
-        let worst = zip(got, expected).map { abs($0 - $1) / max(1, abs($1)) }.max() ?? 0
-        #expect(worst < 1e-4, "\(kind): worst relative difference \(worst)")
+        for kernels in KernelSet.supported {
+            let engine = InferenceEngine(network: net, kernels: kernels)
+            #expect(engine.isCompiled)
+            let got = x.data.withUnsafeBufferPointer { engine.logits($0.baseAddress!, count: 7) }
+            let worst = zip(got, expected).map { abs($0 - $1) / max(1, abs($1)) }.max() ?? 0
+            #expect(worst < 1e-4, "\(kind) on \(kernels.name): worst relative difference \(worst)")
+        }
     }
 
     /// Winograd F(2×2, 3×3) against the direct kernel and a Double network, on shapes that
@@ -130,18 +209,15 @@ import _TestSupport
         let x: Tensor<Float> = xd.converted()
         var expected = xd
         for layer in d.layers[..<6] { expected = layer.forward(expected, mode: .inference, retain: false) }
-        for winograd in [true, false] {
-            let engine = InferenceEngine(network: f, layerCount: 6, winograd: winograd && Kernels.winograd)
-            // Without AVX-512 (or with HISTOSCREEN_DISABLE_AVX512) nothing compiles, and a prefix
-            // engine does not run; the network's own path is then the one the other tests check.
-            guard engine.isCompiled else {
-                #expect(!Kernels.avx512)
-                continue
+        for kernels in KernelSet.supported {
+            for winograd in [true, false] {
+                let engine = InferenceEngine(network: f, layerCount: 6, winograd: winograd && KernelSet.winograd, kernels: kernels)
+                #expect(engine.isCompiled)
+                let got = x.data.withUnsafeBufferPointer { engine.outputs($0.baseAddress!, count: n) }
+                #expect(got.count == expected.data.count)
+                let worst = worstRelative(got, expected.data)
+                #expect(worst < 2e-5, "\(kernels.name) \(winograd ? "Winograd" : "direct") \(dims): worst relative difference \(worst)")
             }
-            let got = x.data.withUnsafeBufferPointer { engine.outputs($0.baseAddress!, count: n) }
-            #expect(got.count == expected.data.count)
-            let worst = worstRelative(got, expected.data)
-            #expect(worst < 2e-5, "\(winograd ? "Winograd" : "direct") \(dims): worst relative difference \(worst)")
         }
     }
 

@@ -1,7 +1,11 @@
-// CKernels: the engine's hand-written float32 kernels, in C so that each can be compiled
-// for AVX-512 with a target attribute while the rest of the binary stays portable.
-// Callers check hs_cpu_has_avx512() first; the Swift layers keep a portable im2col + BLAS
-// path for every other CPU (and for tests, forced with HISTOSCREEN_DISABLE_AVX512=1).
+// CKernels: the engine's float32 kernels, written once against a small vector vocabulary
+// (isa/vec_*.h) and compiled once per instruction set, one translation unit each
+// (set_avx512.c, set_avx2.c, set_neon.c, set_portable.c). Each translation unit defines one
+// table of kernels, an hs_kernel_set; select.c picks the one the CPU runs best (or the one
+// HISTOSCREEN_ISA names), and the Swift side calls only through that table.
+//
+// Adding an instruction set takes one header (isa/vec_NAME.h), one translation unit
+// (set_NAME.c) and one line in select.c's candidate list.
 //
 // Layouts: activations NHWC; conv kernels HWIO [3][3][Cin][Cout]; all float32.
 #ifndef HISTOSCREEN_CKERNELS_H
@@ -10,20 +14,90 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/// 1 when the CPU and OS support AVX-512F (with FMA), the kernels below may run.
-int hs_cpu_has_avx512(void);
-
-/// Keeps freed blocks of up to 1 GiB in the heap (glibc mallopt), so repeated large
-/// activations do not fault in fresh pages on every pass.
-void hs_keep_large_blocks_in_heap(void);
-
-/// Runs `iterations` × 12 independent 512-bit (or 256-bit) FMAs on one core and returns a
-/// value that depends on them; the FLOP count is iterations × 12 × 32 (or × 12 × 16).
-double hs_fma_peak_avx512(long iterations);
-double hs_fma_peak_avx2(long iterations);
-
-/// Output channels per weight block of the 3×3 kernels.
+/// Output channels per weight block of the 3×3 kernels (every kernel set).
 #define HS_CONV_BLOCK 32
+
+// MARK: The kernel table
+
+/// One instruction set's kernels. Every function pointer is set in every table.
+typedef struct hs_kernel_set {
+    /// Short name, as HISTOSCREEN_ISA and `bench --isa` take it: "avx512", "avx2", "neon", "portable".
+    const char *name;
+    /// What the set uses, for logs ("AVX-512F + FMA, 16 lanes").
+    const char *summary;
+    /// Floats per vector; the register tile of the convolutions is tile_rows × tile_cols floats.
+    int lanes, tile_rows, tile_cols;
+
+    /// Runs `iterations` × 12 independent vector multiply-adds on one core with no memory traffic
+    /// and returns a value that depends on them: iterations × 24 × lanes FLOPs.
+    double (*fma_peak)(long iterations);
+
+    /// 3×3 convolution, stride 1, 'same' padding, on rows [row_begin, row_end) of the n·h output
+    /// rows (row r is image r / h, y = r % h), for every output channel:
+    ///   out[n][y][x][co] = act(bias[co] + Σ_{ky,kx,ci} padded[n][y+ky][x+kx][ci] · W[ky][kx][ci][co])
+    /// `padded` is [n][h+2][w+2][cin], `packed` from hs_conv3x3_pack, `bias` may be NULL, `relu`
+    /// clamps at 0; cout is a multiple of HS_CONV_BLOCK. With `out_padded`, writes the interior
+    /// of a zero-bordered out[n][h+2][w+2][cout] (the next convolution's input; the border is
+    /// not touched: clear it once with hs_zero_border), else out[n][h][w][cout].
+    void (*conv3x3_forward)(const float *padded, int h, int w, int cin, const float *packed, const float *bias,
+                            int cout, int relu, float *out, int row_begin, int row_end, int out_padded);
+
+    /// Winograd F(2×2, 3×3): the same convolution over all n images with 2.25× fewer
+    /// multiply-adds, for h and w even, cin a multiple of 16 and cout of 32. `u` holds
+    /// hs_winograd_pack's transformed weights; `scratch` hs_winograd_scratch_floats(cin, cout) floats.
+    void (*winograd_forward)(const float *padded, int n, int h, int w, int cin, const float *u, const float *bias,
+                             int cout, int relu, float *out, int out_padded, float *scratch);
+
+    /// Weight gradient of the same convolution, for output-channel blocks [block_begin, block_end):
+    ///   dW[ky][kx][ci][co] (+)= Σ_{n,y,x} padded[n][y+ky][x+kx][ci] · dy[n][y][x][co]
+    /// `dw` is HWIO [3][3][cin][cout]; with `accumulate` it adds to dw, else overwrites.
+    void (*conv3x3_weight_grad)(const float *padded, const float *dy, int n, int h, int w, int cin, int cout,
+                                float *dw, int accumulate, int block_begin, int block_end);
+
+    /// Per-channel sum (mean == NULL) or sum of squared deviations from `mean` over rows×c.
+    void (*channel_sums)(const float *x, size_t rows, int c, const float *mean, float *sum, float *sq);
+    /// y = x·scale[c] + shift[c], then max(0, ·) when relu; y may equal x.
+    void (*affine_relu)(const float *x, size_t rows, int c, const float *scale, const float *shift, int relu, float *y);
+    /// Batch-norm training forward: xhat = (x − mean)·invstd (stored when xhat != NULL) and
+    /// y = act(xhat·gamma + beta), per channel over rows×c.
+    void (*bn_normalize)(const float *x, size_t rows, int c, const float *mean, const float *invstd,
+                         const float *gamma, const float *beta, int relu, float *xhat, float *y);
+    /// Batch-norm backward sums through an optional ReLU whose output is y: with
+    /// g = dy · [y > 0] (g = dy when relu == 0; y may then be NULL), sum_g = Σ g, sum_gx = Σ g·xhat.
+    void (*bn_backward_sums)(const float *dy, const float *y, const float *xhat, size_t rows, int c, int relu,
+                             float *sum_g, float *sum_gx);
+    /// dx = k1[c] · (g − mean_g[c] − xhat · mean_gx[c]) with g as above; dx may equal dy.
+    void (*bn_backward_apply)(const float *dy, const float *y, const float *xhat, size_t rows, int c, int relu,
+                              const float *k1, const float *mean_g, const float *mean_gx, float *dx);
+    /// y = max(0, x), and dx = dy · [y > 0]; y may equal x, dx may equal dy.
+    void (*relu)(const float *x, size_t count, float *y);
+    void (*relu_backward)(const float *dy, const float *y, size_t count, float *dx);
+    /// 2×2 max pooling, stride 2 (floor), [n][h][w][c] -> [n][h/2][w/2][c]; `which` (may be NULL)
+    /// records the window position 0..3 (row-major, first wins ties) of each maximum.
+    void (*maxpool2x2)(const float *x, int n, int h, int w, int c, float *y, uint8_t *which);
+    /// Its gradient: every element of dx [n][h][w][c] is written.
+    void (*maxpool2x2_backward)(const float *dy, const uint8_t *which, int n, int h, int w, int c, float *dx);
+    /// y[n][out] = act(bias + x[n][in] · kernel[in][out]); bias may be NULL.
+    void (*dense)(const float *x, int n, int in, const float *kernel, const float *bias, int out, int relu, float *y);
+    /// Global average pooling [n][hw][c] -> [n][c].
+    void (*global_average)(const float *x, int n, int hw, int c, float *y);
+} hs_kernel_set;
+
+// MARK: Choosing a set (select.c)
+
+/// The sets built into this binary for this architecture, in order of preference; NULL past the end.
+const hs_kernel_set *hs_kernel_set_at(int index);
+/// 1 when this CPU (and OS) can run `set`.
+int hs_kernel_set_supported(const hs_kernel_set *set);
+/// The set to use: the one `request` names (NULL or "" for the best this CPU runs). When the
+/// request cannot be met, returns the best supported set and points *problem (if given) at a
+/// static sentence saying why.
+const hs_kernel_set *hs_kernel_set_choose(const char *request, const char **problem);
+/// The CPU's model name ("AMD EPYC 9R45", from cpuid's brand string or /proc/cpuinfo), written
+/// into `out` (at most `size` bytes, NUL-terminated); "unknown" when neither says.
+void hs_cpu_name(char *out, size_t size);
+
+// MARK: Layout helpers shared by every set (common.c)
 
 /// Packs HWIO weights [3][3][cin][cout] into blocks [cout/32][3][3][cin][32].
 /// With `flip_transpose`, packs the weights of the input-gradient convolution instead:
@@ -33,76 +107,17 @@ void hs_conv3x3_pack(const float *hwio, int cin, int cout, int flip_transpose, f
 /// Copies x [n][h][w][c] into a zero-bordered buffer [n][h+2][w+2][c].
 void hs_pad1(const float *x, int n, int h, int w, int c, float *padded);
 
-/// 3×3 convolution, stride 1, 'same' padding, on rows [row_begin, row_end) of the n·h output
-/// rows (row r is image r / h, y = r % h), for every output channel:
-///   out[n][y][x][co] = act(bias[co] + Σ_{ky,kx,ci} padded[n][y+ky][x+kx][ci] · W[ky][kx][ci][co])
-/// `padded` is [n][h+2][w+2][cin], `packed` from hs_conv3x3_pack, `bias` may be NULL,
-/// `relu` clamps at 0. cout must be a multiple of 32.
-void hs_conv3x3_forward_avx512(const float *padded, int h, int w, int cin, const float *packed, const float *bias,
-                               int cout, int relu, float *out, int row_begin, int row_end);
-/// The same, writing into the interior of a zero-bordered buffer out[n][h+2][w+2][cout], ready
-/// to be the next 3×3 convolution's input without a padding copy. The border is not touched:
-/// clear it once with hs_zero_border.
-void hs_conv3x3_forward_padded_out_avx512(const float *padded, int h, int w, int cin, const float *packed,
-                                          const float *bias, int cout, int relu, float *out, int row_begin, int row_end);
-
-/// Winograd F(2×2, 3×3): the same convolution as hs_conv3x3_forward_avx512 with 2.25× fewer
-/// multiply-adds, for h and w even, cin a multiple of 16 and cout of 32.
-/// `u` holds hs_winograd_pack's transformed weights [16][cout/32][cin][32] (16·cin·cout floats).
-void hs_winograd_pack(const float *hwio, int cin, int cout, float *u);
-/// Tiles (2×2 output blocks) per chunk, and the scratch floats a call needs.
-int hs_winograd_chunk_tiles(int cin, int cout);
-size_t hs_winograd_scratch_floats(int cin, int cout);
-/// All n images; with `out_padded`, writes the interior of out[n][h+2][w+2][cout] as
-/// hs_conv3x3_forward_padded_out_avx512 does, else out[n][h][w][cout].
-void hs_winograd_forward_avx512(const float *padded, int n, int h, int w, int cin, const float *u, const float *bias,
-                                int cout, int relu, float *out, int out_padded, float *scratch);
-
 /// Zeroes the one-pixel border of padded[n][h+2][w+2][c].
 void hs_zero_border(float *padded, int n, int h, int w, int c);
 
-/// Weight gradient of the same convolution, for output-channel blocks [block_begin, block_end):
-///   dW[ky][kx][ci][co] (+)= Σ_{n,y,x} padded[n][y+ky][x+kx][ci] · dy[n][y][x][co]
-/// `dw` is HWIO [3][3][cin][cout]; with `accumulate` it adds to dw, else overwrites.
-void hs_conv3x3_weight_grad_avx512(const float *padded, const float *dy, int n, int h, int w, int cin, int cout,
-                                   float *dw, int accumulate, int block_begin, int block_end);
+/// Winograd's transformed weights U = G g Gᵀ, [16][cout/32][cin][32] (16·cin·cout floats).
+void hs_winograd_pack(const float *hwio, int cin, int cout, float *u);
+/// Tiles (2×2 output blocks) per chunk, and the scratch floats a winograd_forward call needs.
+int hs_winograd_chunk_tiles(int cin, int cout);
+size_t hs_winograd_scratch_floats(int cin, int cout);
 
-/// Per-channel sum and sum of squared deviations from `mean` over rows×c (c innermost).
-/// With mean == NULL computes sums only into `sum`.
-void hs_channel_sums(const float *x, size_t rows, int c, const float *mean, float *sum, float *sq);
-
-/// y = x·scale[c] + shift[c], then max(0, ·) when relu; y may equal x.
-void hs_affine_relu(const float *x, size_t rows, int c, const float *scale, const float *shift, int relu, float *y);
-
-/// Batch-norm backward sums, optionally through a following ReLU whose output is y:
-/// with g = dy · [y > 0] (or g = dy when relu == 0; y may then be NULL), returns per channel
-/// sum_g = Σ g and sum_gx = Σ g·xhat.
-void hs_bn_backward_sums(const float *dy, const float *y, const float *xhat, size_t rows, int c, int relu,
-                         float *sum_g, float *sum_gx);
-
-/// dx = k1[c] · (g − mean_g[c] − xhat · mean_gx[c]) with g as above; dx may equal dy.
-/// For batch norm, k1 = gamma·invstd, mean_g = sum_g / M, mean_gx = sum_gx / M.
-void hs_bn_backward_apply(const float *dy, const float *y, const float *xhat, size_t rows, int c, int relu,
-                          const float *k1, const float *mean_g, const float *mean_gx, float *dx);
-
-/// Batch-norm training forward: xhat = (x − mean)·invstd (stored when xhat != NULL) and
-/// y = xhat·gamma + beta, per channel over rows×c.
-void hs_bn_normalize(const float *x, size_t rows, int c, const float *mean, const float *invstd,
-                     const float *gamma, const float *beta, int relu, float *xhat, float *y);
-
-/// y = max(0, x) and its gradient dx = dy · [y > 0]; y may equal x, dx may equal dy.
-void hs_relu(const float *x, size_t count, float *y);
-void hs_relu_backward(const float *dy, const float *y, size_t count, float *dx);
-
-/// 2×2 max pooling, stride 2 (floor), NHWC [n][h][w][c] -> [n][h/2][w/2][c]. `which` (may be
-/// NULL) records the position 0..3 of each window's maximum for the backward pass.
-void hs_maxpool2x2(const float *x, int n, int h, int w, int c, float *y, uint8_t *which);
-void hs_maxpool2x2_backward(const float *dy, const uint8_t *which, int n, int h, int w, int c, float *dx);
-
-/// y[n][out] = act(bias + x[n][in] · kernel[in][out]); bias may be NULL.
-void hs_dense(const float *x, int n, int in, const float *kernel, const float *bias, int out, int relu, float *y);
-
-/// Global average pooling [n][hw][c] -> [n][c].
-void hs_global_average(const float *x, int n, int hw, int c, float *y);
+/// Keeps freed blocks of up to 1 GiB in the heap (glibc mallopt), so repeated large
+/// activations do not fault in fresh pages on every pass. Does nothing elsewhere.
+void hs_keep_large_blocks_in_heap(void);
 
 #endif

@@ -1,0 +1,6 @@
+// The kernels compiled for AVX2 + FMA (x86-64 only; select.c runs them where the CPU has it).
+#if defined(__x86_64__) || defined(_M_X64)
+#include "isa/vec_avx2.h"
+#include "isa/kernels.h"
+HV_END
+#endif
