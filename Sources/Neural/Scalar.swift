@@ -1,4 +1,10 @@
+#if canImport(Accelerate)
+import Accelerate  // macOS: BLAS from Accelerate (see Package.swift)
+/// Accelerate's classic CBLAS interface takes 32-bit sizes, as OpenBLAS's `blasint` does here.
+@usableFromInline typealias blasint = Int32
+#else
 import COpenBLAS
+#endif
 import Foundation
 
 /// The element types the engine computes in: `Float` for training and inference, `Double`
@@ -54,6 +60,15 @@ extension Double: NeuralScalar {
 /// OpenBLAS's own thread pool. The engine parallelises over images itself, so it usually
 /// runs OpenBLAS single-threaded inside those workers (see `Threading`).
 public enum BLAS {
+    #if canImport(Accelerate)
+    /// Accelerate manages its own threads; the setting is accepted and ignored.
+    public static var threadCount: Int {
+        get { 1 }
+        set { _ = newValue }
+    }
+    public static var configuration: String { "Apple Accelerate" }
+    public static var coreName: String { "Accelerate" }
+    #else
     public static var threadCount: Int {
         get { Int(openblas_get_num_threads()) }
         set { openblas_set_num_threads(Int32(max(1, newValue))) }
@@ -61,4 +76,5 @@ public enum BLAS {
     /// OpenBLAS's build configuration, e.g. "OpenBLAS 0.3.21 DYNAMIC_ARCH NO_AFFINITY Haswell MAX_THREADS=64".
     public static var configuration: String { String(cString: openblas_get_config()) }
     public static var coreName: String { String(cString: openblas_get_corename()) }
+    #endif
 }
