@@ -18,6 +18,12 @@
 #define HV_SUBCOLUMNS (HS_CONV_BLOCK / HV_TILE_COLS)
 
 // Instantiates X(R) for R = 1 … HV_TILE_ROWS.
+// The full-size tile of each kind is called directly (HV_FULL(conv_tile_) is conv_tile_12 on
+// AVX-512), the remainders through a table.
+#define HV_PASTE_(a, b) a##b
+#define HV_PASTE(a, b) HV_PASTE_(a, b)
+#define HV_FULL(name) HV_PASTE(name, HV_TILE_ROWS)
+
 #define HV_ROWS_4(X) X(1) X(2) X(3) X(4)
 #define HV_ROWS_6(X) HV_ROWS_4(X) X(5) X(6)
 #define HV_ROWS_12(X) HV_ROWS_6(X) X(7) X(8) X(9) X(10) X(11) X(12)
@@ -72,11 +78,12 @@
         _Pragma("GCC unroll 16") for (int r = 0; r < R; r++)                                    \
             _Pragma("GCC unroll 16") for (int v = 0; v < HV_TILE_VECS; v++)                     \
                 acc[r][v] = bias ? hv_load(bias + v * HV_LANES) : hv_zero();                     \
-        for (int t = 0; t < 9; t++) {                                                            \
-            const float *ip = in + (t / 3) * prow + (size_t)(t % 3) * cin;                       \
-            const float *wp = wb + (size_t)t * cin * HS_CONV_BLOCK;                              \
-            HV_MICRO(R, acc, ip, cin, 1, wp, HS_CONV_BLOCK, cin)                                 \
-        }                                                                                        \
+        for (int ky = 0; ky < 3; ky++)                                                           \
+            for (int kx = 0; kx < 3; kx++) {                                                     \
+                const float *ip = in + ky * prow + (size_t)kx * cin;                             \
+                const float *wp = wb + (size_t)(ky * 3 + kx) * cin * HS_CONV_BLOCK;              \
+                HV_MICRO(R, acc, ip, cin, 1, wp, HS_CONV_BLOCK, cin)                             \
+            }                                                                                    \
         HV_STORE_TILE(R, acc, out, cout, relu);                                                  \
     }
 HV_ROWS(HV_CONV_TILE)
@@ -106,8 +113,8 @@ static void conv3x3_forward(const float *padded, int h, int w, int cin, const fl
                                              : out + ((size_t)row * w) * cout) + co0;
                 int x = 0;
                 for (; x + HV_TILE_ROWS <= w; x += HV_TILE_ROWS)
-                    conv_tiles[HV_TILE_ROWS](in_row + (size_t)x * cin, prow, cin, wb, bb, relu,
-                                             out_row + (size_t)x * cout, cout);
+                    HV_FULL(conv_tile_)(in_row + (size_t)x * cin, prow, cin, wb, bb, relu, out_row + (size_t)x * cout,
+                                        cout);
                 if (x < w)
                     conv_tiles[w - x](in_row + (size_t)x * cin, prow, cin, wb, bb, relu, out_row + (size_t)x * cout, cout);
             }
@@ -189,8 +196,8 @@ static void conv3x3_weight_grad(const float *padded, const float *dy, int n, int
                     float *acc = dw + ((size_t)t * cin) * cout + co0;
                     int ci = 0;
                     for (; ci + HV_TILE_ROWS <= cin; ci += HV_TILE_ROWS)
-                        wgrad_tiles[HV_TILE_ROWS](a + ci, prow, aimg, g + co0, grow, gimg, 1, rows, w, cin, cout,
-                                                  acc + (size_t)ci * cout);
+                        HV_FULL(wgrad_tile_)(a + ci, prow, aimg, g + co0, grow, gimg, 1, rows, w, cin, cout,
+                                             acc + (size_t)ci * cout);
                     if (ci < cin)
                         wgrad_tiles[cin - ci](a + ci, prow, aimg, g + co0, grow, gimg, 1, rows, w, cin, cout,
                                               acc + (size_t)ci * cout);
@@ -314,7 +321,7 @@ static void winograd_forward(const float *padded, int n, int h, int w, int cin, 
                 float *mx = m + xi * mplane + co0;
                 int k = 0;
                 for (; k + HV_TILE_ROWS <= count; k += HV_TILE_ROWS)
-                    winograd_gemms[HV_TILE_ROWS](vx + (size_t)k * cin, cin, ub, mx + (size_t)k * cout, cout);
+                    HV_FULL(winograd_gemm_)(vx + (size_t)k * cin, cin, ub, mx + (size_t)k * cout, cout);
                 if (k < count) winograd_gemms[count - k](vx + (size_t)k * cin, cin, ub, mx + (size_t)k * cout, cout);
             }
         winograd_output_transform(m, h, w, cout, bias, relu, t0, count, out, out_padded);
