@@ -61,11 +61,8 @@ const hs_kernel_set *hs_kernel_set_choose(const char *request, const char **prob
             if (problem) *problem = "this CPU cannot run that kernel set";
             return best;
         }
-    if (problem) {
-        int known = !strcmp(request, "avx512") || !strcmp(request, "avx2") || !strcmp(request, "neon") || !strcmp(request, "portable");
-        *problem = known ? "that kernel set is not built for this CPU architecture"
-                         : "no such kernel set (known: avx512, avx2, neon, portable)";
-    }
+    // Sets are built per CPU architecture, so a name this build lacks may be another's.
+    if (problem) *problem = "this build has no kernel set of that name (sets are built per CPU architecture)";
     return best;
 }
 

@@ -72,6 +72,7 @@ public final class Conv2D<Scalar: NeuralScalar>: Layer {
     public var forcePortable = false
     /// The kernel set of the fast path; nil for `KernelSet.active` (tests run each set).
     public var kernels: KernelSet?
+    private var fastKernels: KernelSet { kernels ?? .active }
 
     /// Column-buffer budget in elements (16 Mi elements = 64 MiB of Float).
     static var columnBudget: Int { 1 << 24 }
@@ -129,7 +130,7 @@ public final class Conv2D<Scalar: NeuralScalar>: Layer {
                 withFloats(kernel.value.data) { wp in
                     withFloatsOptional(bias?.value.data) { bp in
                         withMutableFloats(&y.data) { yp in
-                            let p = FastConv3x3.forward(kernels ?? .active, x: xp, n: n, g: g, kernel: wp, bias: bp, relu: false, out: yp)
+                            let p = FastConv3x3.forward(fastKernels, x: xp, n: n, g: g, kernel: wp, bias: bp, relu: false, out: yp)
                             if keep { cachedPadded = p }
                         }
                     }
@@ -197,7 +198,7 @@ public final class Conv2D<Scalar: NeuralScalar>: Layer {
             withFloats(x.data) { xp in
                 withFloats(dy.data) { dyp in
                     withMutableFloats(&kernel.gradient.data) { dwp in
-                        FastConv3x3.weightGradient(kernels ?? .active, x: xp, paddedX: cachedPadded, dy: dyp, n: n, g: g, dKernel: dwp)
+                        FastConv3x3.weightGradient(fastKernels, x: xp, paddedX: cachedPadded, dy: dyp, n: n, g: g, dKernel: dwp)
                     }
                 }
             }
@@ -206,7 +207,7 @@ public final class Conv2D<Scalar: NeuralScalar>: Layer {
             withFloats(dy.data) { dyp in
                 withFloats(kernel.value.data) { wp in
                     withMutableFloats(&dx!.data) { dxp in
-                        FastConv3x3.inputGradient(kernels ?? .active, dy: dyp, n: n, g: g, kernel: wp, dx: dxp)
+                        FastConv3x3.inputGradient(fastKernels, dy: dyp, n: n, g: g, kernel: wp, dx: dxp)
                     }
                 }
             }

@@ -104,14 +104,10 @@ enum FastConv3x3 {
     static func winogradSavedFlops(_ directFlops: Int) -> Int { directFlops * 5 / 9 }
 
     /// Whether a training convolution runs as Winograd: it fits, and there is at least one
-    /// image per thread, since the work is split over images.
+    /// image per thread, since the work is split over images; not with `HISTOSCREEN_CONV=direct`.
     static func winogradApplies(n: Int, h: Int, w: Int, from: Int) -> Bool {
-        winogradInTraining && winogradFits(h: h, w: w, inputChannels: from) && n >= Threading.threadCount
+        KernelSet.winograd && winogradFits(h: h, w: w, inputChannels: from) && n >= Threading.threadCount
     }
-
-    /// Training convolutions may use Winograd where the engine may (`KernelSet.winograd`:
-    /// `HISTOSCREEN_CONV` is not `direct`).
-    static let winogradInTraining = KernelSet.winograd
 
     private static func packed(_ kernel: UnsafePointer<Float>, cin: Int, cout: Int, flipTranspose: Bool) -> [Float] {
         var packed = [Float](repeating: 0, count: 9 * cin * cout)
