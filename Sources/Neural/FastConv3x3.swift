@@ -92,13 +92,6 @@ enum FastConv3x3 {
         return p
     }
 
-    /// Whether winograd.c can run a 3×3 convolution of this input (the engine's rule too): even
-    /// height and width, and a multiple of 16 input channels (output channels a multiple of
-    /// 32, as every fast path here needs).
-    static func winogradFits(h: Int, w: Int, inputChannels: Int) -> Bool {
-        inputChannels % 16 == 0 && h % 2 == 0 && w % 2 == 0
-    }
-
     /// FLOPs Winograd saves on a convolution of `directFlops`: it does 16 multiply-adds per
     /// 2×2 tile and channel pair where the direct method does 36, i.e. 4 per output instead of 9.
     static func winogradSavedFlops(_ directFlops: Int) -> Int { directFlops * 5 / 9 }
@@ -106,7 +99,7 @@ enum FastConv3x3 {
     /// Whether a training convolution runs as Winograd: it fits, and there is at least one
     /// image per thread, since the work is split over images; not with `HISTOSCREEN_CONV=direct`.
     static func winogradApplies(n: Int, h: Int, w: Int, from: Int) -> Bool {
-        KernelSet.winograd && winogradFits(h: h, w: w, inputChannels: from) && n >= Threading.threadCount
+        KernelSet.winograd && KernelSet.winogradFits(h: h, w: w, inputChannels: from) && n >= Threading.threadCount
     }
 
     private static func packed(_ kernel: UnsafePointer<Float>, cin: Int, cout: Int, flipTranspose: Bool) -> [Float] {

@@ -100,7 +100,7 @@ public final class InferenceEngine: @unchecked Sendable {
                 let relu = followedByReLU(i + consumed)
                 if relu { consumed += 1 }
                 let cin = Int32(g.inputChannels), cout = Int32(g.outputChannels)
-                if winograd && FastConv3x3.winogradFits(h: shape[0], w: shape[1], inputChannels: g.inputChannels) {
+                if winograd && KernelSet.winogradFits(h: shape[0], w: shape[1], inputChannels: g.inputChannels) {
                     var transformed = [Float](repeating: 0, count: 16 * g.inputChannels * g.outputChannels)
                     transformed.withUnsafeMutableBufferPointer { hs_winograd_pack(kernel, cin, cout, $0.baseAddress!) }
                     steps.append(.winograd(transformed: transformed, bias: bias, inputChannels: g.inputChannels,

@@ -69,6 +69,13 @@ public struct KernelSet: @unchecked Sendable, Equatable, CustomStringConvertible
     /// run as Winograd F(2×2, 3×3): unless `HISTOSCREEN_CONV` is `direct`. Read once per process.
     public static let winograd: Bool = ProcessInfo.processInfo.environment["HISTOSCREEN_CONV"] != "direct"
 
+    /// Whether Winograd F(2×2, 3×3) can run a 3×3 'same' convolution of this input (every set's
+    /// `winograd_forward`; the engine's rule too): even height and width, and a multiple of 16
+    /// input channels (output channels a multiple of 32, as every fast path here needs).
+    public static func winogradFits(h: Int, w: Int, inputChannels: Int) -> Bool {
+        inputChannels % 16 == 0 && h % 2 == 0 && w % 2 == 0
+    }
+
     /// What the engine runs, for benchmark and log output: "avx2 kernels (AVX2 + FMA, 8 lanes):
     /// Winograd F(2×2,3×3) and direct 3×3 convolution".
     public static var activeDescription: String {
