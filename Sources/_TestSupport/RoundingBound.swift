@@ -50,23 +50,17 @@ public enum RoundingBound {
 
     // MARK: Winograd F(2×2, 3×3)
 
-    /// The largest coefficient with which one |input| · |weight| product enters one output of
-    /// Winograd F(2×2, 3×3), counting the transforms Aᵀ[(G g Gᵀ) ⊙ (Bᵀ d B)]A on absolute
-    /// values: the square (one factor per dimension) of max over o, p, q of
-    /// Σ_ξ |Aᵀ[o][ξ]| · |Bᵀ[ξ][p]| · |G[ξ][q]|.
-    public static let winogradCoefficient: Double = {
+    /// The coefficient with which the product |d[p]|·|g[q]| (input p of a tile's 4-pixel window
+    /// row, tap q of 3) enters output o (of 2) of Winograd F(2, 3) in one dimension, counting the
+    /// transforms Aᵀ[(G g) ⊙ (Bᵀ d)] on absolute values: Σ_ξ |Aᵀ[o][ξ]|·|Bᵀ[ξ][p]|·|G[ξ][q]|. In
+    /// two dimensions the coefficient is the product of one factor per dimension. `[o][p][q]`.
+    public static let winogradCoefficients: [[[Double]]] = {
         let at: [[Double]] = [[1, 1, 1, 0], [0, 1, -1, -1]]
         let bt: [[Double]] = [[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]]
         let g: [[Double]] = [[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]]
-        var worst = 0.0
-        for o in 0..<2 {
-            for p in 0..<4 {
-                for q in 0..<3 {
-                    worst = max(worst, (0..<4).reduce(0) { $0 + abs(at[o][$1]) * abs(bt[$1][p]) * abs(g[$1][q]) })
-                }
-            }
+        return (0..<2).map { o in
+            (0..<4).map { p in (0..<3).map { q in (0..<4).reduce(0) { $0 + abs(at[o][$1]) * abs(bt[$1][p]) * abs(g[$1][q]) } } }
         }
-        return worst * worst
     }()
 
     /// Operations on the longest path to one Winograd output: 2 in the input transform, 1 in
@@ -75,39 +69,58 @@ public enum RoundingBound {
     public static func winogradOperations(inputChannels cin: Int) -> Int { 2 * cin + 8 }
 
     /// Per output element of a 3×3 'same' convolution of x `[N, H, W, Cin]` (H, W even) with
-    /// kernel `[3, 3, Cin, Cout]` and bias: an upper bound on Winograd's magnitude M,
-    /// winogradCoefficient · Σ_ci S_d · S_g + |b|, where S_d sums |x| over the output's tile's
-    /// 4×4 input window and S_g sums |w| over the 3×3 taps of (ci, co).
+    /// kernel `[3, 3, Cin, Cout]` and bias: Winograd's magnitude M, the computation on absolute
+    /// values, |b| + Σ_ci Σ_{p,q} c(o, p, q)·|d[p]|·|g[q]| over the tile's 4×4 input window p and
+    /// the 3×3 taps q, with c the two-dimensional `winogradCoefficients`. Computed per output
+    /// position o of the tile as one GEMM: [tiles][16·Cin] · [16·Cin][Cout].
     public static func winogradMagnitude(x: Tensor<Double>, kernel: Tensor<Double>, bias: Tensor<Double>?) -> [Double] {
         let n = x.shape[0], h = x.shape[1], w = x.shape[2], cin = x.shape[3], cout = kernel.shape[3]
         precondition(h % 2 == 0 && w % 2 == 0, "Winograd F(2×2, 3×3) needs even sizes, not \(h)×\(w)")
-        var sg = [Double](repeating: 0, count: cin * cout)  // [ci][co]
-        for t in 0..<9 {
-            for ci in 0..<cin {
-                for co in 0..<cout { sg[ci * cout + co] += abs(kernel.data[(t * cin + ci) * cout + co]) }
+        let c = winogradCoefficients, tilesAcross = w / 2, tilesPerImage = (h / 2) * tilesAcross
+        let tiles = n * tilesPerImage, k = 16 * cin
+        // |d| per tile, window position and input channel: [tiles][16][cin].
+        var d = [Double](repeating: 0, count: tiles * k)
+        for t in 0..<tiles {
+            let b = t / tilesPerImage, ty = (t % tilesPerImage) / tilesAcross, tx = t % tilesAcross
+            for p in 0..<16 {  // the window starts one pixel up and left of the tile (the padding)
+                let y = 2 * ty + p / 4 - 1, xx = 2 * tx + p % 4 - 1
+                guard y >= 0, y < h, xx >= 0, xx < w else { continue }
+                for ci in 0..<cin { d[t * k + p * cin + ci] = abs(x.data[((b * h + y) * w + xx) * cin + ci]) }
             }
         }
         var out = [Double](repeating: 0, count: n * h * w * cout)
-        var sd = [Double](repeating: 0, count: cin)
-        for b in 0..<n {
-            for ty in 0..<(h / 2) {
-                for tx in 0..<(w / 2) {
-                    for ci in 0..<cin { sd[ci] = 0 }
-                    for dy in 0..<4 {
-                        for dx in 0..<4 {  // the window starts one pixel up and left of the tile (the padding)
-                            let y = 2 * ty + dy - 1, xx = 2 * tx + dx - 1
-                            guard y >= 0, y < h, xx >= 0, xx < w else { continue }
-                            for ci in 0..<cin { sd[ci] += abs(x.data[((b * h + y) * w + xx) * cin + ci]) }
+        let absKernel = kernel.data.map(abs)  // [9][cin·cout]
+        var g = [Double](repeating: 0, count: k * cout), m = [Double](repeating: 0, count: tiles * cout)
+        for oy in 0..<2 {
+            for ox in 0..<2 {
+                // H[p][ci][co] = Σ_q c(o, p, q)·|g[q][ci][co]|: [16][9] · [9][cin·cout].
+                var coefficients = [Double](repeating: 0, count: 16 * 9)
+                for p in 0..<16 {
+                    for q in 0..<9 {
+                        let vertical: Double = c[oy][p / 4][q / 3], horizontal: Double = c[ox][p % 4][q % 3]
+                        coefficients[p * 9 + q] = vertical * horizontal
+                    }
+                }
+                coefficients.withUnsafeBufferPointer { a in
+                    absKernel.withUnsafeBufferPointer { bp in
+                        g.withUnsafeMutableBufferPointer { cp in
+                            Double.gemm(transA: false, transB: false, m: 16, n: cin * cout, k: 9, alpha: 1, a: a.baseAddress!, lda: 9,
+                                        b: bp.baseAddress!, ldb: cin * cout, beta: 0, c: cp.baseAddress!, ldc: cin * cout)
                         }
                     }
-                    for co in 0..<cout {
-                        var m = 0.0
-                        for ci in 0..<cin { m += sd[ci] * sg[ci * cout + co] }
-                        m = winogradCoefficient * m + abs(bias?.data[co] ?? 0)
-                        for oy in 0..<2 {
-                            for ox in 0..<2 { out[((b * h + 2 * ty + oy) * w + 2 * tx + ox) * cout + co] = m }
+                }
+                d.withUnsafeBufferPointer { a in
+                    g.withUnsafeBufferPointer { bp in
+                        m.withUnsafeMutableBufferPointer { cp in
+                            Double.gemm(transA: false, transB: false, m: tiles, n: cout, k: k, alpha: 1, a: a.baseAddress!, lda: k,
+                                        b: bp.baseAddress!, ldb: cout, beta: 0, c: cp.baseAddress!, ldc: cout)
                         }
                     }
+                }
+                for t in 0..<tiles {
+                    let b = t / tilesPerImage, ty = (t % tilesPerImage) / tilesAcross, tx = t % tilesAcross
+                    let o = ((b * h + 2 * ty + oy) * w + 2 * tx + ox) * cout
+                    for co in 0..<cout { out[o + co] = m[t * cout + co] + abs(bias?.data[co] ?? 0) }
                 }
             }
         }

@@ -79,10 +79,10 @@ static void reference_conv(const float *x, int n, int h, int w, int cin, const f
                 }
 }
 
-// Winograd's magnitude bound (as RoundingBound.winogradMagnitude): C · Σ_ci S_d · S_g + |b|, with
-// S_d the sum of |x| over the tile's 4×4 input window, S_g the sum of |w| over the 3×3 taps, and
-// C the largest coefficient with which one |d|·|g| product enters an output through the
-// transforms Aᵀ[(G g Gᵀ) ⊙ (Bᵀ d B)]A taken on absolute values.
+// An upper bound on Winograd's magnitude (RoundingBound.winogradMagnitude computes it exactly):
+// C · Σ_ci S_d · S_g + |b|, with S_d the sum of |x| over the tile's 4×4 input window, S_g the sum
+// of |w| over the 3×3 taps, and C = 4 the largest coefficient with which one |d|·|g| product
+// enters an output through the transforms Aᵀ[(G g Gᵀ) ⊙ (Bᵀ d B)]A taken on absolute values.
 static double winograd_coefficient(void) {
     const double at[2][4] = {{1, 1, 1, 0}, {0, 1, -1, -1}};
     const double bt[4][4] = {{1, 0, -1, 0}, {0, 1, 1, 0}, {0, -1, 1, 0}, {0, 1, 0, -1}};
