@@ -11,6 +11,7 @@ let cLibraries: [Target] = [
     .systemLibrary(name: "COpenSlide", pkgConfig: "openslide", providers: [.apt(["libopenslide-dev"]), .brew(["openslide"])]),
     .systemLibrary(name: "CTIFF", pkgConfig: "libtiff-4", providers: [.apt(["libtiff-dev"]), .brew(["libtiff"])]),
     .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"]), .brew(["libpng"])]),
+    .systemLibrary(name: "CJPEG", pkgConfig: "libturbojpeg", providers: [.apt(["libturbojpeg0-dev"]), .brew(["jpeg-turbo"])]),
     .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
     // Only what Swift cannot call: libtiff's variadic TIFFGetField/TIFFSetField and its
     // va_list error handlers.
@@ -26,8 +27,8 @@ let cLibraries: [Target] = [
 // MARK: Libraries
 
 let libraries: [Target] = [
-    // RGB images, PNG and TIFF codecs, area resampling.
-    .target(name: "Imaging", dependencies: ["CPNG", "CTIFF", "CShims", "CImaging"]),
+    // RGB images, PNG, JPEG and TIFF codecs, area resampling.
+    .target(name: "Imaging", dependencies: ["CPNG", "CJPEG", "CTIFF", "CShims", "CImaging"]),
     // The Slide protocol, OpenSlide-backed slides, plain images as slides, and a
     // pyramidal TIFF writer for test slides.
     .target(name: "Slides", dependencies: ["Imaging", "COpenSlide", "CTIFF", "CShims"]),

@@ -6,7 +6,7 @@
 #            cross compiler with qemu-user (Scripts/check-kernels.sh runs the NEON kernels)
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
-packages=(pkg-config libopenslide-dev libtiff-dev libpng-dev libopenblas-dev)
+packages=(pkg-config libopenslide-dev libtiff-dev libpng-dev libturbojpeg0-dev libopenblas-dev)
 if [ "${1:-}" = "--test" ]; then
     packages+=(chromium slurm-wlm munge gcc)
     # The aarch64 check is for x86-64 hosts; an ARM host runs its NEON kernels natively.
@@ -15,4 +15,4 @@ fi
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
 echo "setup: installed OpenSlide $(pkg-config --modversion openslide), libtiff $(pkg-config --modversion libtiff-4)," \
-     "libpng $(pkg-config --modversion libpng), OpenBLAS $(pkg-config --modversion openblas)"
+     "libpng $(pkg-config --modversion libpng), libjpeg-turbo $(pkg-config --modversion libturbojpeg), OpenBLAS $(pkg-config --modversion openblas)"

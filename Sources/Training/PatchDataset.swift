@@ -26,7 +26,7 @@ public struct DatasetError: Error, CustomStringConvertible, Equatable {
 }
 
 /// A labelled patch dataset in one of three layouts:
-/// - Kaggle: a folder of `<id>.tif` and a CSV with columns `id,label` (for example
+/// - Kaggle: a folder of `<id>.tif` (or `.png`, `.jpg`) and a CSV with columns `id,label` (for example
 ///   `pcam-kaggle/` holding `train/` and `train_labels.csv`);
 /// - seed: a folder with `pos/` and `neg/` (or `1/` and `0/`) subfolders of images;
 /// - CSV: a file with columns `path,label` (paths relative to the CSV's folder).
@@ -118,6 +118,15 @@ public struct PatchDataset: Sendable {
             throw DatasetError(path: path, problem: "the CSV needs an 'id' (Kaggle layout) or 'path' column")
         }
 
+        // Kaggle ids name no extension: each is looked up among the folder's images, so a set
+        // may mix .tif, .png and .jpg files (a listed id without a file is reported as missing).
+        var imageNames: [String: String] = [:]
+        if layout == .kaggle {
+            for name in ((try? FileManager.default.contentsOfDirectory(atPath: imageDir)) ?? []).sorted() where isImageName(name) {
+                let stem = (name as NSString).deletingPathExtension
+                if imageNames[stem] == nil || name.lowercased().hasSuffix(".tif") { imageNames[stem] = name }
+            }
+        }
         var byID: [String: PatchRecord] = [:]
         var missing: [String] = []
         for (index, row) in rows.dropFirst().enumerated() where !(row.count == 1 && row[0].isEmpty) {
@@ -132,7 +141,7 @@ public struct PatchDataset: Sendable {
             }
             let file: String
             if layout == .kaggle {
-                file = (imageDir as NSString).appendingPathComponent(key.hasSuffix(".tif") ? key : "\(key).tif")
+                file = (imageDir as NSString).appendingPathComponent(isImageName(key) ? key : imageNames[key] ?? "\(key).tif")
             } else {
                 file = key.hasPrefix("/") ? key : (base as NSString).appendingPathComponent(key)
             }
@@ -166,11 +175,14 @@ public struct PatchDataset: Sendable {
 
     static func isImageName(_ name: String) -> Bool {
         let lower = name.lowercased()
-        return lower.hasSuffix(".tif") || lower.hasSuffix(".tiff") || lower.hasSuffix(".png")
+        return imageExtensions.contains { lower.hasSuffix($0) }
     }
 
+    /// The patch formats read: TIFF, PNG and JPEG, mixed freely within a dataset.
+    public static let imageExtensions = [".tif", ".tiff", ".png", ".jpg", ".jpeg"]
+
     /// Decodes the patches at `indices` as RGB bytes, `[count][96][96][3]`, checking that each
-    /// is a 96×96 8-bit RGB(A) TIFF or PNG. Reads on all cores.
+    /// is a 96×96 8-bit RGB(A) TIFF, PNG or JPEG. Reads on all cores.
     public func loadPixels(_ indices: [Int]) throws(DatasetError) -> [UInt8] {
         let size = Self.patchSize * Self.patchSize * 3
         var pixels = [UInt8](repeating: 0, count: indices.count * size)
@@ -204,7 +216,14 @@ public struct PatchDataset: Sendable {
         let url = URL(fileURLWithPath: path)
         let raster: Raster
         do {
-            raster = path.lowercased().hasSuffix(".png") ? try PNG.read(url).toRGB() : try TIFFImage.read(url).raster.toRGB()
+            let lower = path.lowercased()
+            if lower.hasSuffix(".png") {
+                raster = try PNG.read(url).toRGB()
+            } else if lower.hasSuffix(".jpg") || lower.hasSuffix(".jpeg") {
+                raster = try JPEG.read(url)
+            } else {
+                raster = try TIFFImage.read(url).raster.toRGB()
+            }
         } catch {
             throw DatasetError(path: path, problem: "unreadable image: \(error)")
         }
