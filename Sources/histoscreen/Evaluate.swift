@@ -16,8 +16,11 @@ struct Evaluate: ParsableCommand {
     )
 
     @Argument(help: "The model bundle (NAME.hsmodel).") var model: String
-    @Argument(help: "The labelled patch dataset.") var dataset: String
+    @Argument(help: "The labelled patch dataset.") var dataset: String?
     @Option(help: "A split CSV; evaluates --subset of it (default: every patch).") var split: String?
+    @Option(help: "A dataset manifest (see `histoscreen train --help`); evaluates the patches whose role is --subset.")
+    var manifest: String?
+    @Option(help: "Another whole dataset to evaluate (repeatable).") var data: [String] = []
     @Option(help: "train, val or test.") var subset = "test"
     @Option(help: "Output folder.") var out: String
     @Option(help: "Bootstrap resamples for the confidence intervals.") var resamples = 1000
@@ -32,16 +35,18 @@ struct Evaluate: ParsableCommand {
         let progress = ProgressBar(enabled: !quiet)
         do {
             let bundle = try ModelBundle.load(from: URL(fileURLWithPath: model))
-            let data = try PatchDataset.open(dataset, skipMissing: skipMissing)
-            let indices: [Int]
-            var subsetName = "all"
-            if let split {
-                guard let s = DatasetSplit.Subset(rawValue: subset) else { throw ValidationError("--subset must be train, val or test") }
-                indices = try DatasetSplit.read(split, for: data).indices(of: s, in: data)
-                subsetName = subset
-            } else {
-                indices = Array(data.records.indices)
+            guard let wanted = DatasetSplit.Subset(rawValue: subset) else { throw ValidationError("--subset must be train, val or test") }
+            var entries: [DatasetManifest.Entry] = []
+            if let dataset {
+                // A whole dataset is evaluated as a test set; with --split, its --subset.
+                entries.append(split.map { .init(path: dataset, role: .split, split: $0) } ?? .init(path: dataset, role: .test))
             }
+            if let manifest { entries += try DatasetManifest.read(manifest).entries }
+            entries += self.data.map { .init(path: $0, role: .test) }
+            guard !entries.isEmpty else { throw ValidationError("give a DATASET, --manifest or --data") }
+            let (data, assignment, _) = try DatasetManifest(entries: entries, source: manifest).load(skipMissing: skipMissing)
+            let indices = assignment.indices(of: split == nil && manifest == nil ? .test : wanted, in: data)
+            let subsetName = split == nil && manifest == nil ? "all" : subset
             guard !indices.isEmpty else { throw ValidationError("the \(subset) subset is empty") }
             let start = Date()
             let report = try Evaluation.run(bundle: bundle, bundlePath: model, dataset: data, indices: indices, subset: subsetName,
@@ -63,6 +68,10 @@ struct Evaluate: ParsableCommand {
                 print("  accuracy     \(report.accuracy)")
                 print("  AUC          \(report.auc)")
                 print("  ECE          \(String(format: "%.3f", report.expectedCalibrationError))")
+                for (name, r) in (report.operatingPoints ?? [:]).sorted(by: { $0.key > $1.key }) {
+                    print(String(format: "  %@ point %.3f: sensitivity %@, specificity %@, accuracy %@", name, r.threshold,
+                                 "\(r.sensitivity)", "\(r.specificity)", "\(r.accuracy)"))
+                }
                 print("  seed project: sensitivity 0.899, specificity 0.932, accuracy 0.918 (another split)")
                 print("wrote \(out)/metrics.json, predictions.csv, roc.png, calibration.png, false-negatives.png, false-positives.png")
             }

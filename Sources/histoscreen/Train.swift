@@ -16,11 +16,18 @@ struct Train: ParsableCommand {
             """
     )
 
-    @Argument(help: "The labelled patch dataset (see `histoscreen split --help`).")
-    var dataset: String
+    @Argument(help: "The labelled patch dataset (see `histoscreen split --help`); its --split gives each patch's role.")
+    var dataset: String?
 
-    @Option(help: "The split CSV from `histoscreen split`.")
-    var split: String
+    @Option(help: "The split CSV from `histoscreen split`, for DATASET.")
+    var split: String?
+
+    @Option(help: ArgumentHelp("A CSV of datasets with roles (columns path,role[,split,subsets]; roles train, val, test, split).",
+                               discussion: "See docs/datasets.md. Combines with --train-data and --val-data."))
+    var manifest: String?
+
+    @Option(help: "A whole dataset to train on (repeatable).") var trainData: [String] = []
+    @Option(help: "A whole dataset to validate on: it chooses the epoch and the threshold (repeatable).") var valData: [String] = []
 
     @Option(help: "The model bundle to write (NAME.hsmodel).")
     var out: String
@@ -40,7 +47,9 @@ struct Train: ParsableCommand {
     @Option(help: "Freeze the layers before this one (e.g. block5_conv1 for vgg16).") var trainableFrom: String?
     @Option(help: "µm per pixel of the patches (PCam: 0.972).") var mpp = 0.972
     @Option(help: "Worker threads (default: all cores).") var threads: Int?
-    @Flag(help: "Turn augmentation off.") var noAugment = false
+    @Option(help: "Augmentations: standard (d4,jitter), robust (all), none, or a list of \(Augmentation.names.joined(separator: ",")).")
+    var augment = "standard"
+    @Flag(help: "Turn augmentation off (the same as --augment none).") var noAugment = false
     @Flag(help: "Continue an interrupted run from NAME.hsmodel.checkpoint/.") var resume = false
     @Flag(help: "Go on when listed files are missing (they are counted).") var skipMissing = false
     @Flag(help: "No progress bar.") var quiet = false
@@ -50,6 +59,26 @@ struct Train: ParsableCommand {
         guard ["adamw", "adam", "sgd"].contains(optimizer) else { throw ValidationError("--optimizer must be adamw, adam or sgd") }
         guard ["cosine", "step", "constant"].contains(schedule) else { throw ValidationError("--schedule must be cosine, step or constant") }
         guard epochs >= 1, batch >= 1, lr > 0 else { throw ValidationError("--epochs, --batch and --lr must be positive") }
+        if dataset != nil && split == nil { throw ValidationError("DATASET needs --split (or list it in a --manifest with a role)") }
+        if dataset == nil && split != nil { throw ValidationError("--split goes with a DATASET argument") }
+        if dataset == nil && manifest == nil && trainData.isEmpty {
+            throw ValidationError("give the data: DATASET --split FILE, --manifest FILE, or --train-data and --val-data")
+        }
+    }
+
+    /// Every dataset given, as manifest entries.
+    func entries() throws(DatasetError) -> (entries: [DatasetManifest.Entry], source: String?) {
+        var entries: [DatasetManifest.Entry] = []
+        var source: String?
+        if let dataset, let split { entries.append(.init(path: dataset, role: .split, split: split)) }
+        if let manifest {
+            let m = try DatasetManifest.read(manifest)
+            entries += m.entries
+            source = manifest
+        }
+        entries += trainData.map { .init(path: $0, role: .train) }
+        entries += valData.map { .init(path: $0, role: .validation) }
+        return (entries, source)
     }
 
     func run() throws {
@@ -67,16 +96,24 @@ struct Train: ParsableCommand {
         options.positiveWeight = positiveWeight
         options.trainableFrom = trainableFrom
         options.micronsPerPixel = mpp
-        options.augment = !noAugment
         let progress = ProgressBar(enabled: !quiet)
         do {
-            let data = try PatchDataset.open(dataset, skipMissing: skipMissing)
-            let assignment = try DatasetSplit.read(split, for: data)
-            let trainer = Trainer(dataset: data, split: assignment, options: options, splitPath: split)
+            let augmentation = try Augmentation(parsing: noAugment ? "none" : augment)
+            options.augment = augmentation.dihedral || augmentation.colorJitter || augmentation.usesRobustTransforms
+            options.augmentation = augmentation == .standard ? nil : augmentation
+            let (list, source) = try entries()
+            let (data, assignment, contributions) = try DatasetManifest(entries: list, source: source).load(skipMissing: skipMissing)
+            if !quiet {
+                for c in contributions {
+                    progress.message("\(c.path): \(c.train) train, \(c.validation) val, \(c.test) held out (\(c.positives) label 1)")
+                }
+            }
+            let trainer = Trainer(dataset: data, split: assignment, options: options, splitPath: list.count == 1 ? list[0].split : source)
+            trainer.sources = contributions
             let result = try trainer.run(output: URL(fileURLWithPath: out), resume: resume) { event in
                 switch event {
                 case let .loading(patches):
-                    progress.message("loading \(patches) patches from \(dataset)")
+                    progress.message("loading \(patches) patches")
                 case let .resumed(epoch):
                     progress.message("resuming after epoch \(epoch)")
                 case let .batch(epoch, epochs, batch, batches, loss, rate, eta):
