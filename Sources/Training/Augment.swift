@@ -4,15 +4,21 @@ import Neural
 /// of the 8 flips and rotations of the square (the dihedral group D4: a tumour looks the same
 /// turned or mirrored) and mild colour jitter (brightness, contrast, saturation, hue), as
 /// stain and scanner vary between labs.
+///
+/// `Augmentation` adds the robustness transforms (stain in HED space, JPEG re-encoding, scale
+/// jitter and blur); with none of them on, `fill` takes exactly the path the first bundled
+/// model was trained with, so its training command still reproduces it.
 public struct PatchAugmenter: Sendable {
     public var normalization: InputNormalization
     public var augment: Bool
     /// Maximum relative change of brightness, contrast and saturation, and of hue (in turns).
     public var brightness = 0.1, contrast = 0.1, saturation = 0.1, hue = 0.02
+    public var augmentation: Augmentation
 
-    public init(normalization: InputNormalization, augment: Bool) {
+    public init(normalization: InputNormalization, augment: Bool, augmentation: Augmentation = .standard) {
         self.normalization = normalization
         self.augment = augment
+        self.augmentation = augmentation
     }
 
     /// Maps output pixel (x, y) to the source pixel for dihedral transform `k` (0...7) of an
@@ -66,13 +72,18 @@ public struct PatchAugmenter: Sendable {
     /// bytes). Augmentation draws from `generator` (see `normalize` for the deterministic path).
     public func fill(_ out: UnsafeMutablePointer<Float>, from pixels: UnsafePointer<UInt8>, count: Int,
                      generator: inout SplitMix64) {
+        if augment && augmentation.usesRobustTransforms {
+            fillRobust(out, from: pixels, count: count, generator: &generator)
+            return
+        }
         let n = PatchDataset.patchSize, plane = n * n * 3
         let mean = normalization.mean.map(Float.init), inv = normalization.std.map { Float(1 / $0) }
         for b in 0..<count {
             let src = pixels + b * plane, dst = out + b * plane
-            let k = augment ? Int(generator.next() % 8) : 0
+            let k = augment && augmentation.dihedral ? Int(generator.next() % 8) : 0
             var gain: Float = 1, offset: Float = 0, sat: Float = 1, hueShift: Float = 0
-            if augment {
+            let jitter = augment && augmentation.colorJitter
+            if jitter {
                 gain = 1 + Float(Double.random(in: -contrast...contrast, using: &generator))
                 offset = Float(Double.random(in: -brightness...brightness, using: &generator))
                 sat = 1 + Float(Double.random(in: -saturation...saturation, using: &generator))
@@ -86,7 +97,7 @@ public struct PatchAugmenter: Sendable {
                     let (sx, sy) = Self.dihedralSource(k, x: x, y: y, n: n)
                     let s = src + (sy * n + sx) * 3
                     var r = Float(s[0]) / 255, g = Float(s[1]) / 255, bl = Float(s[2]) / 255
-                    if augment {
+                    if jitter {
                         let grey = (r + g + bl) / 3
                         // Hue: rotate the chroma vector around grey.
                         let c1 = r - grey, c2 = g - grey

@@ -25,14 +25,20 @@ public struct TrainingOptions: Sendable, Codable, Equatable {
     public var positiveWeight = 1.0
     /// µm per pixel of the patches (PCam: 0.972).
     public var micronsPerPixel = 0.972
+    /// The augmentations when `augment` is on; nil (as in runs before it existed) means `.standard`.
+    public var augmentation: Augmentation?
 
     public init() {}
+
+    /// The augmentations in effect.
+    public var effectiveAugmentation: Augmentation { augmentation ?? .standard }
 
     /// The settings that must not change between a checkpoint and a resumed run (the
     /// learning-rate schedule depends on the number of epochs, so that is one of them).
     func compatible(with other: TrainingOptions) -> Bool {
         var a = self, b = other
         a.patience = 0; b.patience = 0
+        a.augmentation = a.effectiveAugmentation; b.augmentation = b.effectiveAugmentation
         return a == b
     }
 }
@@ -82,6 +88,8 @@ public final class Trainer {
     public let splitPath: String?
     /// Stops after this epoch as if interrupted (checkpoint written, no bundle); for tests.
     public var interruptAfterEpoch: Int?
+    /// The datasets combined into `dataset`, with their roles, for the bundle's provenance.
+    public var sources: [DatasetManifest.Contribution] = []
 
     public init(dataset: PatchDataset, split: DatasetSplit, options: TrainingOptions, splitPath: String? = nil) {
         self.dataset = dataset
@@ -163,7 +171,8 @@ public final class Trainer {
             bestWeights = saved.best
             events(.resumed(fromEpoch: state.completedEpochs))
         }
-        let augmenter = PatchAugmenter(normalization: state.normalization, augment: options.augment)
+        let augmenter = PatchAugmenter(normalization: state.normalization, augment: options.augment,
+                                       augmentation: options.effectiveAugmentation)
 
         var input = [Float](repeating: 0, count: batch * 96 * 96 * 3)
         var epoch = state.completedEpochs
@@ -277,7 +286,10 @@ public final class Trainer {
         splitInfo["train"] = .number(Double(trainCount))
         splitInfo["val"] = .number(Double(validationCount))
         splitInfo["test"] = .number(Double(split.indices(of: .test, in: dataset).count))
+        let sourcesJSON = (try? JSONDecoder().decode(JSONValue.self, from: encoder.encode(sources))) ?? .null
         return .object([
+            "sources": sourcesJSON,
+            "augmentation": .string(options.augment ? options.effectiveAugmentation.summary : "none"),
             "dataset": .object(["path": .string(dataset.root), "layout": .string(dataset.layout.rawValue),
                                 "patches": .number(Double(dataset.records.count)), "positives": .number(Double(dataset.positives)),
                                 "negatives": .number(Double(dataset.negatives))]),
