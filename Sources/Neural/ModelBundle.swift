@@ -31,6 +31,11 @@ public struct ModelManifest: Sendable, Equatable, Codable {
     public var training: JSONValue?
     /// Validation and test metrics, when known.
     public var metrics: JSONValue?
+    /// Named decision thresholds chosen on validation data (`balanced`, `screening`); `threshold`
+    /// is the default one's. Absent in bundles made before operating points existed.
+    public var operatingPoints: OperatingPoints?
+    /// How the output was calibrated, when it was (temperature scaling folded into the last layer).
+    public var calibration: JSONValue?
 
     public init(name: String, architecture: ModelSpec, micronsPerPixel: Double, normalization: InputNormalization,
                 threshold: Double, training: JSONValue? = nil, metrics: JSONValue? = nil) {
@@ -44,11 +49,63 @@ public struct ModelManifest: Sendable, Equatable, Codable {
     }
 }
 
+/// The decision thresholds a bundle carries, each chosen on validation data.
+public struct OperatingPoints: Sendable, Equatable, Codable {
+    /// Youden's J: sensitivity + specificity − 1 at its largest.
+    public var balanced: Double
+    /// The highest threshold whose validation sensitivity is at least `screeningSensitivity`.
+    public var screening: Double
+    public var screeningSensitivity: Double
+    /// "balanced" or "screening": the one `threshold` holds and `screen` uses unless told.
+    public var defaultPoint: String
+    /// What they were chosen on (datasets and patch count).
+    public var chosenOn: String
+
+    public init(balanced: Double, screening: Double, screeningSensitivity: Double, defaultPoint: String, chosenOn: String) {
+        self.balanced = balanced
+        self.screening = screening
+        self.screeningSensitivity = screeningSensitivity
+        self.defaultPoint = defaultPoint
+        self.chosenOn = chosenOn
+    }
+
+    public static let names = ["balanced", "screening"]
+
+    public func threshold(_ name: String) -> Double? {
+        switch name {
+        case "balanced": balanced
+        case "screening": screening
+        default: nil
+        }
+    }
+}
+
+extension ModelManifest {
+    /// The threshold of a named operating point, or the bundle's default when `name` is nil.
+    public func threshold(operatingPoint name: String?) throws(ModelBundleError) -> Double {
+        guard let name else { return threshold }
+        guard OperatingPoints.names.contains(name) else {
+            throw ModelBundleError(path: "--operating-point", problem: "'\(name)' is not an operating point",
+                                   hint: "use \(OperatingPoints.names.joined(separator: " or "))")
+        }
+        guard let points = operatingPoints, let t = points.threshold(name) else {
+            throw ModelBundleError(path: self.name, problem: "the model carries no operating points, only a threshold of \(threshold)",
+                                   hint: "run `histoscreen calibrate` on it with validation data, or give --threshold")
+        }
+        return t
+    }
+}
+
 /// Why a model bundle could not be loaded or saved. Messages name the bundle.
 public struct ModelBundleError: Error, CustomStringConvertible, Equatable {
     public var path: String
     public var problem: String
     public var hint: String?
+    public init(path: String, problem: String, hint: String? = nil) {
+        self.path = path
+        self.problem = problem
+        self.hint = hint
+    }
     public var description: String { "\(path): \(problem)" + (hint.map { "\nHINT: \($0)" } ?? "") }
 }
 
@@ -101,6 +158,12 @@ public struct ModelBundle {
               manifest.normalization.std.count == manifest.architecture.inputShape.last,
               manifest.normalization.std.allSatisfy({ $0 > 0 }) else {
             throw fail("model.json has an invalid threshold, µm per pixel or normalisation")
+        }
+        if let points = manifest.operatingPoints {
+            guard [points.balanced, points.screening].allSatisfy({ $0 > 0 && $0 < 1 }),
+                  OperatingPoints.names.contains(points.defaultPoint) else {
+                throw fail("model.json has invalid operating points (thresholds must lie in (0, 1); default balanced or screening)")
+            }
         }
         let network: Network<Float>
         do {

@@ -20,8 +20,19 @@ public struct EvaluationReport: Sendable, Codable {
     public var bootstrapResamples: Int
     /// The seed project's reported figures, for comparison (same data family, other split).
     public var seedProjectReference = ["sensitivity": 0.899, "specificity": 0.932, "accuracy": 0.918]
-    public var note = "Patch-level split of the Kaggle PCam subset: patches from one slide may sit in both train and test, "
-        + "so these figures are not directly comparable with slide-level splits such as the PCam benchmark's."
+    /// Counts and rates at each of the bundle's operating points, when it has them.
+    public var operatingPoints: [String: OperatingPointResult]?
+    public var note = "Patch-level metrics. They describe new slides only when the evaluated patches come from slides the model "
+        + "was neither trained nor tuned on (such as PCam's valid or test split); a split of Kaggle patches by patch does not ensure that."
+}
+
+/// Metrics at one named threshold.
+public struct OperatingPointResult: Sendable, Codable {
+    public var threshold: Double
+    public var confusion: Confusion
+    public var sensitivity: Interval
+    public var specificity: Interval
+    public var accuracy: Interval
 }
 
 public enum Evaluation {
@@ -57,11 +68,26 @@ public enum Evaluation {
             "accuracy": { Confusion(probabilities: $0, labels: $1, threshold: threshold).accuracy },
         ])
         let calibration = Metrics.calibration(probabilities, labels)
-        let report = EvaluationReport(
+        var points: [String: OperatingPointResult]?
+        if let op = bundle.manifest.operatingPoints {
+            points = [:]
+            for name in OperatingPoints.names {
+                let t = op.threshold(name)!
+                let ci = Metrics.bootstrap(probabilities, labels, resamples: resamples, seed: 1, statistics: [
+                    "sensitivity": { Confusion(probabilities: $0, labels: $1, threshold: t).sensitivity },
+                    "specificity": { Confusion(probabilities: $0, labels: $1, threshold: t).specificity },
+                    "accuracy": { Confusion(probabilities: $0, labels: $1, threshold: t).accuracy },
+                ])
+                points![name] = OperatingPointResult(threshold: t, confusion: Confusion(probabilities: probabilities, labels: labels, threshold: t),
+                                                     sensitivity: ci["sensitivity"]!, specificity: ci["specificity"]!, accuracy: ci["accuracy"]!)
+            }
+        }
+        var report = EvaluationReport(
             model: bundlePath, dataset: dataset.root, subset: subset, patches: indices.count, positives: labels.filter { $0 == 1 }.count,
             threshold: threshold, testTimeAugmentation: testTimeAugmentation, confusion: confusion,
             sensitivity: intervals["sensitivity"]!, specificity: intervals["specificity"]!, accuracy: intervals["accuracy"]!,
             auc: intervals["auc"]!, expectedCalibrationError: calibration.ece, bootstrapResamples: resamples)
+        report.operatingPoints = points
 
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]

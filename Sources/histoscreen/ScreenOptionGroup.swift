@@ -14,8 +14,11 @@ struct ScreenOptionGroup: ParsableArguments {
     @Option(help: "µm per pixel of level 0, for slides without resolution metadata (overrides the metadata).")
     var mpp: Double?
 
-    @Option(help: "Decision threshold (default: the model's, chosen on validation data).")
+    @Option(help: "Decision threshold (default: the model's default operating point, chosen on validation data).")
     var threshold: Double?
+
+    @Option(help: "The model's operating point: screening (sensitivity ≥ 0.95 on validation slides) or balanced (Youden's J).")
+    var operatingPoint: String?
 
     @Flag(help: "Average the 8 flips and rotations of each window (8× slower).")
     var tta = false
@@ -30,6 +33,10 @@ struct ScreenOptionGroup: ParsableArguments {
         guard [96, 48, 32].contains(stride) else { throw ValidationError("--stride must be 96, 48 or 32") }
         guard (0...1).contains(minTissue) else { throw ValidationError("--min-tissue must be between 0 and 1") }
         if let threshold, !(threshold > 0 && threshold < 1) { throw ValidationError("--threshold must be between 0 and 1") }
+        if let operatingPoint, !OperatingPoints.names.contains(operatingPoint) {
+            throw ValidationError("--operating-point must be \(OperatingPoints.names.joined(separator: " or "))")
+        }
+        if threshold != nil && operatingPoint != nil { throw ValidationError("give --threshold or --operating-point, not both") }
         if let mpp, !(mpp > 0) { throw ValidationError("--mpp must be positive") }
         guard batch >= 1 else { throw ValidationError("--batch must be at least 1") }
     }
@@ -48,7 +55,14 @@ struct ScreenOptionGroup: ParsableArguments {
     /// The model bundle, loaded, with what summaries record about it.
     func loadModel() throws -> (bundle: ModelBundle, info: ScreenSummary.Model) {
         let url = try ModelLocation.resolve(model)
-        let bundle = try ModelBundle.load(from: url)
+        var bundle = try ModelBundle.load(from: url)
+        if operatingPoint != nil {
+            do {
+                bundle.manifest.threshold = try bundle.manifest.threshold(operatingPoint: operatingPoint)
+            } catch {
+                throw ModelBundleError(path: url.relativePath, problem: error.problem, hint: error.hint)
+            }
+        }
         let info = ScreenSummary.Model(name: bundle.manifest.name, path: url.relativePath, sha256: ScreenWriter.modelHash(url),
                                        architecture: bundle.manifest.architecture.name, micronsPerPixel: bundle.manifest.micronsPerPixel)
         return (bundle, info)
