@@ -61,8 +61,9 @@ public struct Canvas: Sendable {
     }
 
     public mutating func fillRect(x: Int, y: Int, width w: Int, height h: Int, _ color: Color, alpha: Double = 1) {
-        for yy in max(0, y)..<min(raster.height, y + h) {
-            for xx in max(0, x)..<min(raster.width, x + w) { blend(x: xx, y: yy, color, alpha: alpha) }
+        // Clipped to the canvas; a rectangle wholly outside it (or of negative size) draws nothing.
+        for yy in Swift.stride(from: max(0, y), to: min(raster.height, y + h), by: 1) {
+            for xx in Swift.stride(from: max(0, x), to: min(raster.width, x + w), by: 1) { blend(x: xx, y: yy, color, alpha: alpha) }
         }
     }
 
@@ -76,12 +77,13 @@ public struct Canvas: Sendable {
     /// An anti-aliased line of the given width, drawn by distance to the segment.
     public mutating func line(from p0: (Double, Double), to p1: (Double, Double), _ color: Color, width lineWidth: Double = 1.5) {
         let r = lineWidth / 2
+        guard [p0.0, p0.1, p1.0, p1.1, r].allSatisfy({ $0.isFinite && abs($0) < 1e9 }) else { return }
         let minX = Int((min(p0.0, p1.0) - r - 1).rounded(.down)), maxX = Int((max(p0.0, p1.0) + r + 1).rounded(.up))
         let minY = Int((min(p0.1, p1.1) - r - 1).rounded(.down)), maxY = Int((max(p0.1, p1.1) + r + 1).rounded(.up))
         let dx = p1.0 - p0.0, dy = p1.1 - p0.1
         let length2 = dx * dx + dy * dy
-        for y in max(0, minY)...min(raster.height - 1, max(0, maxY)) {
-            for x in max(0, minX)...min(raster.width - 1, max(0, maxX)) {
+        for y in Swift.stride(from: max(0, minY), through: min(raster.height - 1, maxY), by: 1) {
+            for x in Swift.stride(from: max(0, minX), through: min(raster.width - 1, maxX), by: 1) {
                 let px = Double(x) + 0.5, py = Double(y) + 0.5
                 let t = length2 > 0 ? max(0, min(1, ((px - p0.0) * dx + (py - p0.1) * dy) / length2)) : 0
                 let cx = p0.0 + t * dx - px, cy = p0.1 + t * dy - py

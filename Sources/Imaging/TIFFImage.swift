@@ -85,6 +85,9 @@ public enum TIFFImage {
         default: return nil
         }
         guard xResolution.isFinite, yResolution.isFinite, xResolution > 0, yResolution > 0 else { return nil }
+        // 72 and 96 dpi are what image software writes when it knows nothing: not a measurement.
+        let dpi = xResolution * 25_400 / micronsPerUnit
+        if [72.0, 96.0].contains(where: { abs(dpi / $0 - 1) < 0.005 }) { return nil }
         return (micronsPerUnit / xResolution, micronsPerUnit / yResolution)
     }
 

@@ -57,7 +57,7 @@ public struct ScreenResult: Sendable {
 /// A reader thread reads bands of windows and fills batches into a bounded queue (two
 /// batches deep), while the calling thread runs inference on the engine's worker threads:
 /// reading and decoding overlap with compute, and memory does not grow with the slide.
-public final class Screener: @unchecked Sendable {  // immutable after init; screen() keeps its state local
+public final class Screener: @unchecked Sendable {  // set up before use, then read only; screen() keeps its state local
     public let bundle: ModelBundle
     public let engine: InferenceEngine
 
@@ -68,28 +68,75 @@ public final class Screener: @unchecked Sendable {  // immutable after init; scr
 
     public var window: Int { bundle.manifest.architecture.inputShape[0] }
 
+    /// µm per level-0 pixel that screening accepts. Slide scanners record 0.1–1 µm/px (a 60×
+    /// scan about 0.15, a 5× overview about 2); 0.05–20 leaves room for any microscope image
+    /// of tissue, and anything outside is a metadata error or a wrong --mpp.
+    public static let plausibleMPP = 0.05...20.0
+    /// Cells screened without --force: a 100,000 × 100,000-pixel slide at 0.25 µm/px has about
+    /// 650,000 cells at stride 32, so 4 million is a slide several times larger than any real one.
+    public static let defaultCellLimit = 4_000_000
+    /// Cells screened even with --force: the per-cell arrays must fit in memory.
+    public static let hardCellLimit = 200_000_000
+    /// The cell limit for this screener (nil: only `hardCellLimit`, as with --force).
+    public var cellLimit: Int? = Screener.defaultCellLimit
+
+    static let mppHint = "pass the scanner's resolution with --mpp, e.g. --mpp 0.25 for a 40× scan or --mpp 0.5 for 20×; "
+        + "check it against the scanner's documentation rather than guessing from the objective"
+
     /// The slide's µm per pixel and its source, or an error that says how to give it.
     public static func resolution(of slide: any Slide, override: Double?) throws(ScreenError) -> (x: Double, y: Double, source: Resolution.Source) {
+        let range = "\(plausibleMPP.lowerBound)–\(plausibleMPP.upperBound) µm/px"
         if let override {
-            guard override > 0, override.isFinite else { throw ScreenError(path: slide.path, problem: "--mpp \(override) must be positive") }
+            guard override.isFinite, plausibleMPP.contains(override) else {
+                throw ScreenError(path: slide.path, problem: "--mpp \(override) is outside the \(range) that microscopy of tissue gives",
+                                  hint: "--mpp is micrometres per level-0 pixel: about 0.25 for a 40× scan, 0.5 for 20×")
+            }
             return (override, override, .user)
         }
         let r = slide.metadata.resolution
         guard let x = r.mppX, let y = r.mppY else {
             throw ScreenError(path: slide.path, problem: "the slide records no µm per pixel (no openslide.mpp-* property, no TIFF resolution tags)",
-                              hint: "pass the scanner's resolution with --mpp, e.g. --mpp 0.25 for a 40× scan or --mpp 0.5 for 20×; "
-                                  + "check it against the scanner's documentation rather than guessing from the objective")
+                              hint: mppHint)
+        }
+        if Resolution.isScreenDefault(x) || Resolution.isScreenDefault(y) {
+            throw ScreenError(path: slide.path, problem: String(format: "the slide records %.2f × %.2f µm per pixel: the 72 or 96 dpi default of "
+                                                                + "image software, not a measurement", x, y), hint: mppHint)
+        }
+        guard x.isFinite, y.isFinite, plausibleMPP.contains(x), plausibleMPP.contains(y) else {
+            throw ScreenError(path: slide.path, problem: "the slide records \(x) × \(y) µm per pixel, outside the \(range) that microscopy of tissue gives",
+                              hint: "if the metadata is wrong, " + mppHint)
         }
         return (x, y, r.source)
+    }
+
+    /// Checks the grid's size before it is built: a cell count past `cellLimit` (or
+    /// `hardCellLimit`) is refused, computed in floating point so that no size can overflow.
+    public func checkGridSize(_ slide: any Slide, mppX: Double, mppY: Double, stride: Int) throws(ScreenError) {
+        let size = slide.metadata.sizeLevel0
+        let target = bundle.manifest.micronsPerPixel
+        let columns = max(1, (Double(size.width) * mppX / target / Double(stride)).rounded(.up))
+        let rows = max(1, (Double(size.height) * mppY / target / Double(stride)).rounded(.up))
+        let cells = columns * rows
+        guard cells.isFinite, cells <= Double(Self.hardCellLimit) else {
+            throw ScreenError(path: slide.path, problem: String(format: "the slide would need %.3g cells at stride %d, more than the %d the "
+                                                                + "per-cell maps can hold", cells, stride, Self.hardCellLimit),
+                              hint: "check the slide's size and µm per pixel (`histoscreen info`), or screen at --stride 96")
+        }
+        if let cellLimit, cells > Double(cellLimit) {
+            throw ScreenError(path: slide.path, problem: String(format: "the slide would need %.0f cells (%.0f × %.0f) at stride %d, more than the "
+                                                                + "%d screened without --force", cells, columns, rows, stride, cellLimit),
+                              hint: "check its size and µm per pixel with `histoscreen info`; if they are right, pass --force")
+        }
     }
 
     public func screen(_ slide: any Slide, options: ScreenOptions,
                        progress: (_ done: Int, _ total: Int, _ tilesPerSecond: Double) -> Void = { _, _, _ in }) throws -> ScreenResult {
         let start = Date()
         let mpp = try Self.resolution(of: slide, override: options.mppOverride)
-        guard [96, 48, 32].contains(options.stride) || (options.stride > 0 && options.stride <= window && (window - options.stride) % 2 == 0) else {
+        guard options.stride > 0 && options.stride <= window && (window - options.stride) % 2 == 0 else {
             throw ScreenError(path: slide.path, problem: "stride \(options.stride) does not centre in a \(window)-pixel window")
         }
+        try checkGridSize(slide, mppX: mpp.x, mppY: mpp.y, stride: options.stride)
         let grid = TileGrid(sizeLevel0: slide.metadata.sizeLevel0, mppX: mpp.x, mppY: mpp.y,
                             targetMPP: bundle.manifest.micronsPerPixel, window: window, stride: options.stride)
         let tissueStart = Date()

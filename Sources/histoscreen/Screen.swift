@@ -47,7 +47,7 @@ struct Screen: ParsableCommand {
             printError(error.description); throw ExitCode(1)
         }
         let options = screening.screenOptions
-        let screener = Screener(bundle: model.bundle)
+        let screener = screening.screener(model.bundle)
         let modelInfo = model.info
         let progress = ProgressBar(enabled: !quiet)
         var summaries: [ScreenSummary] = []

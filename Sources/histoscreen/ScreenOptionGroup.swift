@@ -11,7 +11,7 @@ struct ScreenOptionGroup: ParsableArguments {
     @Option(help: "Cell size in model pixels: 96 (no overlap), 48, or 32 (each cell is a window's PCam centre region).")
     var stride = 96
 
-    @Option(help: "µm per pixel of level 0, for slides without resolution metadata (overrides the metadata).")
+    @Option(parsing: .unconditional, help: "µm per pixel of level 0, for slides without resolution metadata (overrides the metadata).")
     var mpp: Double?
 
     @Option(help: "Decision threshold (default: the model's default operating point, chosen on validation data).")
@@ -26,8 +26,14 @@ struct ScreenOptionGroup: ParsableArguments {
     @Option(help: "Minimum tissue fraction for a cell to be screened (0–1; 0 screens every cell).")
     var minTissue = 0.5
 
-    @Option(help: "Windows per inference batch.")
+    @Option(help: "Windows per inference batch (1–\(Self.maximumBatch)).")
     var batch = 64
+
+    @Flag(help: "Screen slides that need more than \(Screener.defaultCellLimit) cells.")
+    var force = false
+
+    /// 4,096 windows of 96 × 96 × 3 floats are 450 MB of input; larger batches gain nothing.
+    static let maximumBatch = 4096
 
     func validate() throws {
         guard [96, 48, 32].contains(stride) else { throw ValidationError("--stride must be 96, 48 or 32") }
@@ -37,8 +43,11 @@ struct ScreenOptionGroup: ParsableArguments {
             throw ValidationError("--operating-point must be \(OperatingPoints.names.joined(separator: " or "))")
         }
         if threshold != nil && operatingPoint != nil { throw ValidationError("give --threshold or --operating-point, not both") }
-        if let mpp, !(mpp > 0) { throw ValidationError("--mpp must be positive") }
-        guard batch >= 1 else { throw ValidationError("--batch must be at least 1") }
+        if let mpp, !Screener.plausibleMPP.contains(mpp) {
+            throw ValidationError("--mpp \(mpp) is outside \(Screener.plausibleMPP.lowerBound)–\(Screener.plausibleMPP.upperBound) µm per pixel "
+                                  + "(about 0.25 for a 40× scan, 0.5 for 20×)")
+        }
+        guard (1...Self.maximumBatch).contains(batch) else { throw ValidationError("--batch must be between 1 and \(Self.maximumBatch)") }
     }
 
     var screenOptions: ScreenOptions {
@@ -50,6 +59,13 @@ struct ScreenOptionGroup: ParsableArguments {
         options.minimumTissue = minTissue
         options.batchSize = batch
         return options
+    }
+
+    /// A screener for `bundle` with this command's cell limit.
+    func screener(_ bundle: ModelBundle) -> Screener {
+        let screener = Screener(bundle: bundle)
+        screener.cellLimit = force ? nil : Screener.defaultCellLimit
+        return screener
     }
 
     /// The model bundle, loaded, with what summaries record about it.

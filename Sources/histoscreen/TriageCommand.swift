@@ -56,7 +56,7 @@ struct TriageCommand: ParsableCommand {
         let options = screening.screenOptions
         let workers = min(jobs, max(1, slides.count))
         Threading.threadCount = max(1, Threading.threadCount / workers)
-        let triage = Triage(screener: Screener(bundle: model.bundle), model: model.info, options: options,
+        let triage = Triage(screener: screening.screener(model.bundle), model: model.info, options: options,
                             toolVersion: histoScreenVersion)
         let progress = ProgressBar(enabled: !quiet)
         if !quiet {
