@@ -165,6 +165,10 @@ public struct ModelBundle {
                 throw fail("model.json has invalid operating points (thresholds must lie in (0, 1); default balanced or screening)")
             }
         }
+        let input = manifest.architecture.inputShape
+        guard input.count == 3, input[0] == input[1], input[0] % 2 == 0, input[2] == 3 else {
+            throw fail("model.json: input shape \(input) is not a square RGB patch of even side (screening centres its cells in the patch)")
+        }
         let network: Network<Float>
         do {
             network = try Network<Float>(spec: manifest.architecture)
@@ -183,6 +187,11 @@ public struct ModelBundle {
         }
         for (name, tensor) in tensors where !tensor.data.allSatisfy(\.isFinite) {
             throw fail("weights.safetensors: tensor '\(name)' holds NaN or Inf values", hint: "the training run that wrote it diverged")
+        }
+        for (name, tensor) in tensors where name.hasSuffix(".moving_variance") {
+            if let bad = tensor.data.first(where: { $0 < 0 }) {
+                throw fail("weights.safetensors: batch-norm variance '\(name)' holds \(bad); a variance cannot be negative")
+            }
         }
         do {
             try network.loadWeights(tensors)

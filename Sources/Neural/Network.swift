@@ -40,6 +40,10 @@ public final class Network<T: NeuralScalar> {
         guard shape.count == 3, shape.allSatisfy({ $0 > 0 }) else {
             throw ModelSpecError("model '\(spec.name)': input shape \(shape) is not [H, W, C]")
         }
+        guard shape[0] <= Self.maximumSide, shape[1] <= Self.maximumSide, shape[2] <= Self.maximumUnits else {
+            throw ModelSpecError("model '\(spec.name)': input shape \(shape) is larger than \(Self.maximumSide)×\(Self.maximumSide)×\(Self.maximumUnits)")
+        }
+        var parameterCount = 0
         for (index, l) in spec.layers.enumerated() {
             guard names.insert(l.name).inserted else {
                 throw ModelSpecError("model '\(spec.name)': layer name '\(l.name)' is used twice")
@@ -49,6 +53,22 @@ public final class Network<T: NeuralScalar> {
                 return value
             }
             let isImage = shape.count == 3
+            // Sizes come from a file: each is bounded before anything is divided by it or allocated.
+            func bounded(_ value: Int?, _ field: String, _ range: ClosedRange<Int>) throws(ModelSpecError) {
+                if let value, !range.contains(value) {
+                    throw ModelSpecError("model '\(spec.name)': layer '\(l.name)' (\(l.type.rawValue)) has \(field) \(value); it must lie in \(range.lowerBound)...\(range.upperBound)")
+                }
+            }
+            try bounded(l.kernel, "kernel", 1...Self.maximumKernel)
+            try bounded(l.stride, "stride", 1...Self.maximumKernel)
+            try bounded(l.units, "units", 1...Self.maximumUnits)
+            if case let .explicit(p)? = l.padding {
+                for v in [p.top, p.bottom, p.left, p.right] { try bounded(v, "padding", 0...Self.maximumKernel) }
+            }
+            if let e = l.epsilon, !(e.isFinite && e > 0) { throw ModelSpecError("model '\(spec.name)': batchnorm '\(l.name)' epsilon \(e) must be positive") }
+            if let m = l.momentum, !(m.isFinite && m >= 0 && m <= 1) {
+                throw ModelSpecError("model '\(spec.name)': batchnorm '\(l.name)' momentum \(m) must lie in [0, 1]")
+            }
             let layer: any Layer<T>
             switch l.type {
             case .conv2d:
@@ -63,6 +83,7 @@ public final class Network<T: NeuralScalar> {
                 guard k >= 1, filters >= 1, stride >= 1, padding == nil || outH >= 1 else {
                     throw ModelSpecError("model '\(spec.name)': conv2d '\(l.name)' has an invalid kernel, stride or size for input \(shape)")
                 }
+                try Self.checkSize([k, k, shape[2], filters], of: l.name, in: spec.name, adding: &parameterCount)
                 let conv = Conv2D<T>(name: l.name, inputChannels: shape[2], outputChannels: filters, kernelSize: (k, k),
                                      stride: stride, padding: padding, useBias: l.bias ?? true)
                 Self.heNormal(conv.kernel, fanIn: k * k * shape[2], using: &generator)
@@ -75,6 +96,7 @@ public final class Network<T: NeuralScalar> {
             case .maxpool:
                 guard isImage else { throw ModelSpecError("model '\(spec.name)': maxpool '\(l.name)' needs an image input") }
                 let size = l.kernel ?? 2
+                try bounded(size, "kernel", 1...Self.maximumKernel)
                 guard shape[0] >= size, shape[1] >= size else {
                     throw ModelSpecError("model '\(spec.name)': maxpool '\(l.name)' window \(size) is larger than its input \(shape)")
                 }
@@ -89,6 +111,7 @@ public final class Network<T: NeuralScalar> {
                     throw ModelSpecError("model '\(spec.name)': dense '\(l.name)' needs a feature vector; add flatten or globalAveragePool before it")
                 }
                 let units = try need(l.units, "units")
+                try Self.checkSize([shape[0], units], of: l.name, in: spec.name, adding: &parameterCount)
                 let dense = Dense<T>(name: l.name, inputFeatures: shape[0], outputFeatures: units, useBias: l.bias ?? true)
                 Self.heNormal(dense.kernel, fanIn: shape[0], using: &generator)
                 layer = dense
@@ -98,6 +121,11 @@ public final class Network<T: NeuralScalar> {
                 layer = Dropout<T>(name: l.name, rate: rate, seed: seed &+ UInt64(index) &* 0x9E37_79B9)
             }
             shape = layer.outputShape(inputShape: shape)
+            guard shape.allSatisfy({ $0 >= 1 }) else {
+                throw ModelSpecError("model '\(spec.name)': layer '\(l.name)' gives an empty output \(shape)")
+            }
+            var activations = 0
+            try Self.checkSize(shape, of: l.name, in: spec.name, adding: &activations)
             layers.append(layer)
             shapes.append(shape)
         }
@@ -106,6 +134,31 @@ public final class Network<T: NeuralScalar> {
         }
         self.layers = layers
         self.shapes = shapes
+    }
+
+    /// Limits on sizes read from model files: far above any patch classifier, small enough that
+    /// no product of them overflows and every tensor can be allocated.
+    public static var maximumSide: Int { 8192 }
+    public static var maximumKernel: Int { 64 }
+    public static var maximumUnits: Int { 65_536 }
+    public static var maximumParameters: Int { 1 << 30 }
+
+    /// Adds the element count of `shape` to `total`, refusing an overflow or more than
+    /// `maximumParameters` (4 GiB of Float) before anything of that size is allocated.
+    static func checkSize(_ shape: [Int], of layer: String, in model: String, adding total: inout Int) throws(ModelSpecError) {
+        var count = 1
+        for d in shape {
+            let (product, overflow) = count.multipliedReportingOverflow(by: d)
+            guard !overflow, product <= maximumParameters else {
+                throw ModelSpecError("model '\(model)': layer '\(layer)' needs a tensor of shape \(shape), more than \(maximumParameters) values")
+            }
+            count = product
+        }
+        let (sum, overflow) = total.addingReportingOverflow(count)
+        guard !overflow, sum <= maximumParameters else {
+            throw ModelSpecError("model '\(model)': more than \(maximumParameters) values by layer '\(layer)'")
+        }
+        total = sum
     }
 
     private static func heNormal(_ p: Parameter<T>, fanIn: Int, using generator: inout SplitMix64) {

@@ -32,7 +32,9 @@ public struct Confusion: Sendable, Equatable, Codable {
 public enum Metrics {
     /// The area under the ROC curve: the probability that a random positive scores above a
     /// random negative, ties counting half (the Mann–Whitney U statistic over n₁·n₀).
+    /// NaN when any score is NaN: a diverged model has no ranking.
     public static func auc(_ scores: [Double], _ labels: [Int]) -> Double {
+        guard !scores.contains(where: \.isNaN) else { return .nan }
         let order = scores.indices.sorted { scores[$0] < scores[$1] }
         var ranks = [Double](repeating: 0, count: scores.count)
         var i = 0
@@ -50,8 +52,10 @@ public enum Metrics {
     }
 
     /// ROC points (false-positive rate, true-positive rate, threshold), from the strictest
-    /// threshold to the loosest, one point per distinct score.
+    /// threshold to the loosest, one point per distinct score. NaN scores rank below every
+    /// other score (so a NaN is never called positive) and share one point.
     public static func roc(_ scores: [Double], _ labels: [Int]) -> [(fpr: Double, tpr: Double, threshold: Double)] {
+        let scores = scores.map { $0.isNaN ? -Double.infinity : $0 }
         let positives = Double(labels.filter { $0 == 1 }.count), negatives = Double(labels.count) - positives
         let order = scores.indices.sorted { scores[$0] > scores[$1] }
         var points: [(Double, Double, Double)] = [(0, 0, .infinity)]

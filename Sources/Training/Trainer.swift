@@ -219,6 +219,10 @@ public final class Trainer {
             }
             let trainSeconds = Date().timeIntervalSince(epochStart)
             let probabilities = Self.predict(network, pixels: validationPixels, count: validationIndices.count, augmenter: augmenter)
+            guard probabilities.allSatisfy(\.isFinite) else {
+                throw DatasetError(path: output.path, problem: "the network's outputs became NaN or infinite in epoch \(epoch): training diverged",
+                                   hint: "lower --lr; the checkpoint after epoch \(epoch - 1) is kept in \(checkpoint.lastPathComponent)")
+            }
             let auc = Metrics.auc(probabilities, validationLabels)
             let record = EpochRecord(
                 epoch: epoch, trainLoss: lossSum / Double(seen), trainAccuracy: Double(correct) / Double(seen),

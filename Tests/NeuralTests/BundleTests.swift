@@ -137,3 +137,51 @@ import _TestSupport
         #expect(loadError(dir.file("none.hsmodel")).contains("no such model bundle"))
     }
 }
+
+extension ModelBundleTests {
+    /// Edits model.json's architecture as data: `layer` nil edits the input shape.
+    func rewriteArchitecture(_ url: URL, layer: String?, _ key: String, _ value: Any) throws {
+        let jsonURL = url.appendingPathComponent("model.json")
+        var json = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: jsonURL)) as? [String: Any])
+        var architecture = try #require(json["architecture"] as? [String: Any])
+        if let layer {
+            var layers = try #require(architecture["layers"] as? [[String: Any]])
+            let i = try #require(layers.firstIndex { $0["name"] as? String == layer })
+            layers[i][key] = value
+            architecture["layers"] = layers
+        } else {
+            architecture[key] = value
+        }
+        json["architecture"] = architecture
+        try JSONSerialization.data(withJSONObject: json).write(to: jsonURL)
+    }
+
+    /// Values that once crashed or fooled the loader: each is now refused with the field named.
+    @Test func rejectsImplausibleArchitectureValues() throws {
+        let cases: [(String?, String, Any, String)] = [
+            ("c1", "kernel", 0, "kernel 0"),
+            ("c1", "stride", 0, "stride 0"),
+            ("p1", "kernel", 0, "kernel 0"),
+            ("p1", "stride", 0, "stride 0"),
+            ("c1", "units", 1_000_000_000, "units 1000000000"),
+            ("logit", "units", -3, "units -3"),
+            ("bn1", "epsilon", -1, "epsilon -1"),
+            (nil, "inputShape", [9, 9, 3], "not a square RGB patch of even side"),
+            (nil, "inputShape", [8, 6, 3], "not a square RGB patch"),
+            (nil, "inputShape", [16384, 16384, 3], "larger than 8192"),
+        ]
+        for (layer, key, value, phrase) in cases {
+            let url = try saved()
+            try rewriteArchitecture(url, layer: layer, key, value)
+            let message = loadError(url)
+            #expect(message.contains(phrase), "\(layer ?? "input") \(key) = \(value): \(message)")
+            try FileManager.default.removeItem(at: url)
+        }
+    }
+
+    @Test func rejectsNegativeVariance() throws {
+        let url = try saved()
+        try rewriteWeights(url) { $0["bn1.moving_variance"]!.data[0] = -1 }
+        #expect(loadError(url).contains("variance 'bn1.moving_variance' holds -1.0"))
+    }
+}

@@ -60,3 +60,15 @@ import _TestSupport
         #expect(t == 0.7)
     }
 }
+
+@Suite struct MetricsNaNTests {
+    /// NaN scores (a diverged model) end the ROC walk and rank lowest; the AUC is NaN.
+    @Test func nanScoresAreHandled() {
+        let scores = [0.9, .nan, 0.2, .nan, 0.7], labels = [1, 1, 0, 0, 0]
+        let roc = Metrics.roc(scores, labels)
+        #expect(roc.count == 5)  // the start, three distinct scores and one point for both NaNs
+        #expect(roc.last!.fpr == 1 && roc.last!.tpr == 1)
+        #expect(Metrics.auc(scores, labels).isNaN)
+        #expect(Metrics.youdenThreshold(scores, labels).isFinite)
+    }
+}

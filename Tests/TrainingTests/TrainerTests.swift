@@ -103,3 +103,20 @@ import _TestSupport
         #expect(maps.count == 8)
     }
 }
+
+extension TrainerTests {
+    /// A learning rate of 1e30 makes the weights overflow. The run stops with an error that
+    /// says so, instead of ranking NaN scores (which once looped without end), and leaves no bundle.
+    @Test func divergenceStopsTheRunWithAClearError() throws {
+        var s = try Setup(epochs: 2)
+        s.options.learningRate = 1e30
+        let out = s.dir.file("diverged.hsmodel")
+        #expect {
+            _ = try Trainer(dataset: s.data, split: s.split, options: s.options).run(output: out, resume: false) { _ in }
+        } throws: { error in
+            let text = "\(error)"
+            return text.contains("diverged.hsmodel") && (text.contains("NaN") || text.contains("loss became")) && text.contains("lower --lr")
+        }
+        #expect(!FileManager.default.fileExists(atPath: out.appendingPathComponent("model.json").path))
+    }
+}
