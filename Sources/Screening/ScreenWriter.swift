@@ -19,8 +19,8 @@ public enum ScreenWriter {
         let start = Date()
         let name = slideName(slide.path)
         let fm = FileManager.default
-        let final = directory.appendingPathComponent(name)
-        let temp = directory.appendingPathComponent(".\(name).partial-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+        PartialOutputs.clean(directory)
+        let temp = PartialOutputs.partial(name, in: directory)
         try fm.createDirectory(at: temp, withIntermediateDirectories: true)
         do {
             let regions = Regions.find(result)
@@ -62,10 +62,7 @@ public enum ScreenWriter {
             try AtomicFile.write(Array(try encoder.encode(summary)), to: temp.appendingPathComponent("summary.json"))
 
             // Swap the finished folder in.
-            let old = directory.appendingPathComponent(".\(name).old-\(getpid())")
-            if fm.fileExists(atPath: final.path) { try fm.moveItem(at: final, to: old) }
-            try fm.moveItem(at: temp, to: final)
-            try? fm.removeItem(at: old)
+            try PartialOutputs.swapIn(temp, as: name, in: directory)
             return summary
         } catch {
             try? fm.removeItem(at: temp)

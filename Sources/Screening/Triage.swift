@@ -179,8 +179,8 @@ public final class Triage: @unchecked Sendable {  // immutable; Screener is safe
     static func recordError(slide: String, name: String, message: String, model: ScreenSummary.Model, options: ScreenOptions,
                             in directory: URL) {
         let fm = FileManager.default
-        let temp = directory.appendingPathComponent(".\(name).partial-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
-        let final = directory.appendingPathComponent(name)
+        PartialOutputs.clean(directory)
+        let temp = PartialOutputs.partial(name, in: directory)
         do {
             try fm.createDirectory(at: temp, withIntermediateDirectories: true)
             let record = ErrorRecord(slide: slide, name: name, error: message, model: model, parameters: options,
@@ -188,10 +188,7 @@ public final class Triage: @unchecked Sendable {  // immutable; Screener is safe
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
             try encoder.encode(record).write(to: temp.appendingPathComponent("error.json"))
-            let old = directory.appendingPathComponent(".\(name).old-\(getpid())")
-            if fm.fileExists(atPath: final.path) { try fm.moveItem(at: final, to: old) }
-            try fm.moveItem(at: temp, to: final)
-            try? fm.removeItem(at: old)
+            try PartialOutputs.swapIn(temp, as: name, in: directory)
         } catch {
             try? fm.removeItem(at: temp)
         }

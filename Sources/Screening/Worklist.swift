@@ -22,7 +22,7 @@ public struct WorklistEntry: Sendable, Codable, Equatable {
 ///
 /// Order: slides that failed come first, since each needs a person's attention; then by
 /// tumour fraction, maximum probability and largest region, all descending; then by name.
-/// Reason codes: `error`, `no-tissue`, `large-region` (largest region ≥ 0.2 mm², the lower
+/// Reason codes: `error` (with `unreadable-result` when a summary.json or error.json is damaged), `no-tissue`, `large-region` (largest region ≥ 0.2 mm², the lower
 /// bound of a micrometastasis), `high-max-prob` (a tile at p ≥ 0.95), `tumour-fraction`
 /// (≥ 5 % of the tissue area positive).
 public enum Worklist {
@@ -50,6 +50,13 @@ public enum Worklist {
             } else if let data = fm.contents(atPath: folder.appendingPathComponent("error.json").path),
                       let e = try? decoder.decode(Triage.ErrorRecord.self, from: data) {
                 entries.append(WorklistEntry(rank: 0, name: name, slide: e.slide, status: "error", reasons: ["error"], error: e.error))
+            } else if let file = ["summary.json", "error.json"].first(where: { fm.fileExists(atPath: folder.appendingPathComponent($0).path) }) {
+                // A result that cannot be read is listed as an error, never dropped: the slide
+                // must be looked at or screened again.
+                let problem = "\(folder.appendingPathComponent(file).path): cannot be read as a HistoScreen \(file) (damaged or from "
+                    + "another version); screen the slide again"
+                entries.append(WorklistEntry(rank: 0, name: name, slide: "", status: "error", reasons: ["error", "unreadable-result"],
+                                             error: problem))
             }
         }
         entries.sort { a, b in
