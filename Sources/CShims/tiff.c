@@ -33,13 +33,17 @@ static void capture_error(const char *module, const char *fmt, va_list ap) {
     }
 }
 
-static void ignore_warning(const char *module, const char *fmt, va_list ap) {
-    (void)module; (void)fmt; (void)ap;
+// Warnings are ignored (unknown private tags are common in slides), except libjpeg's, which
+// libtiff's JPEG codec passes on as warnings from the module "JPEGLib": "Corrupt JPEG data",
+// "Premature end of JPEG file". libjpeg fills what it could not decode with grey, so these mean
+// damaged pixels and are recorded as errors.
+static void filter_warning(const char *module, const char *fmt, va_list ap) {
+    if (module && strcmp(module, "JPEGLib") == 0) capture_error(module, fmt, ap);
 }
 
 void hs_tiff_capture_errors(void) {
     TIFFSetErrorHandler(capture_error);
-    TIFFSetWarningHandler(ignore_warning);
+    TIFFSetWarningHandler(filter_warning);
 }
 
 const char *hs_tiff_last_error(void) { return last_error; }

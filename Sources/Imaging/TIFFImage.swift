@@ -46,10 +46,13 @@ public enum TIFFImage {
         var abgr = [UInt32](repeating: 0, count: w * h)
         hs_tiff_clear_error()
         let ok = abgr.withUnsafeMutableBufferPointer {
-            TIFFReadRGBAImageOriented(tif, width, height, $0.baseAddress, ORIENTATION_TOPLEFT, 0)
+            TIFFReadRGBAImageOriented(tif, width, height, $0.baseAddress, ORIENTATION_TOPLEFT, 1)
         }
-        guard ok != 0 else {
-            throw .unreadable(path: path, reason: lastError(default: "pixel data could not be decoded"))
+        // stop = 1: a strip or tile that cannot be read fails the image instead of staying blank,
+        // and so does any error libtiff reported on the way.
+        let reported = String(cString: hs_tiff_last_error())
+        guard ok != 0, reported.isEmpty else {
+            throw .unreadable(path: path, reason: lastError(default: "pixel data could not be decoded") + " (the file may be truncated or damaged)")
         }
         let channels = samples == 4 ? 4 : 3
         var raster = Raster(width: w, height: h, channels: channels)

@@ -153,6 +153,9 @@ public func openSlide(at url: URL) throws(SlideError) -> any Slide {
         throw .notASlide(path: path, reason: "permission denied")
     }
 
+    // NDPI files over 4 GB keep 64-bit offsets in a private scheme that libtiff does not follow;
+    // OpenSlide checks those itself.
+    if TIFFIntegrity.isTIFF(path) && (path as NSString).pathExtension.lowercased() != "ndpi" { try TIFFIntegrity.check(path) }
     if OpenSlideSlide.canOpen(path) {
         return try OpenSlideSlide(url: url)
     }

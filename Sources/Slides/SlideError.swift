@@ -19,6 +19,8 @@ public enum SlideError: Error, Equatable, CustomStringConvertible {
     case noSuchAssociatedImage(path: String, name: String, available: [String])
     /// The slide could not be written (test-slide writer).
     case unwritable(path: String, reason: String)
+    /// The file's structure is broken: truncated, or a directory or offset points nowhere.
+    case damaged(path: String, reason: String)
 
     public var path: String {
         switch self {
@@ -26,7 +28,7 @@ public enum SlideError: Error, Equatable, CustomStringConvertible {
              let .notASlide(path, _), let .openSlide(path, _), let .image(path, _),
              let .levelOutOfRange(path, _, _), let .invalidRegionSize(path, _),
              let .regionOutsideSlide(path, _, _, _, _), let .regionTooLarge(path, _, _),
-             let .noSuchAssociatedImage(path, _, _), let .unwritable(path, _):
+             let .noSuchAssociatedImage(path, _, _), let .unwritable(path, _), let .damaged(path, _):
             path
         }
     }
@@ -48,6 +50,8 @@ public enum SlideError: Error, Equatable, CustomStringConvertible {
             "\(path): OpenSlide error: \(message)\nHINT: the file may be truncated or corrupt"
         case let .image(path, reason):
             "\(path): \(reason)"
+        case let .damaged(path, reason):
+            "\(path): the file is damaged: \(reason)\nHINT: copy or download the slide again; the scanner's original is needed"
         case let .levelOutOfRange(path, level, count):
             "\(path): level \(level) does not exist; the slide has \(count) level\(count == 1 ? "" : "s") (0...\(count - 1))"
         case let .invalidRegionSize(path, size):

@@ -150,8 +150,10 @@ final class TIFFTileReader: @unchecked Sendable {  // all mutable state is behin
         var pixels = [UInt8](repeating: 255, count: size)
         hs_tiff_clear_error()
         let n = pixels.withUnsafeMutableBytes { TIFFReadEncodedTile(tif, UInt32(tile), $0.baseAddress, tmsize_t(size)) }
-        guard n >= 0 else {
-            throw .openSlide(path: path, message: TIFFImage.lastError(default: "tile \(tile) of directory \(d.index) could not be decoded"))
+        let reported = String(cString: hs_tiff_last_error())
+        guard n >= 0, reported.isEmpty else {
+            throw .openSlide(path: path, message: "tile \(tile) of directory \(d.index): "
+                             + TIFFImage.lastError(default: "could not be decoded") + " (the file may be truncated or damaged)")
         }
         cache[key] = CachedTile(pixels: pixels, lastUse: clock)
         cachedBytes += size

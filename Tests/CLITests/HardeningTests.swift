@@ -138,3 +138,17 @@ extension HardeningTests {
         #expect(worklist.stdout.contains("CMU-1-Small-Region"))
     }
 }
+
+extension HardeningTests {
+    /// Every kind of damage to the real CMU sample fails the screen of that slide by name,
+    /// with exit 1, and writes no result for it.
+    @Test(arguments: CorruptCopies.Damage.allCases) func damagedSlidesAreNotScreened(_ damage: CorruptCopies.Damage) throws {
+        let url = dir.file("\(damage.rawValue).svs")
+        try CorruptCopies.write(TestPaths.cmuSlide, damage, to: url)
+        let out = dir.file("out-\(damage.rawValue)")
+        let result = try CLI.run(["screen", url.path, "--model", try model(), "--out", out.path, "--quiet"])
+        #expect(result.status == 1, "\(result.stderr)")
+        #expect(result.stderr.contains("\(damage.rawValue).svs: "))
+        #expect(!FileManager.default.fileExists(atPath: out.appendingPathComponent("\(damage.rawValue)/summary.json").path))
+    }
+}

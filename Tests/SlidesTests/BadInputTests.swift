@@ -115,3 +115,32 @@ import _TestSupport
         }
     }
 }
+
+/// Damaged copies of the real CMU sample: each fails by name, never opens as a whole slide.
+@Suite struct DamagedSlideTests {
+    let dir = TemporaryDirectory()
+
+    @Test(arguments: [CorruptCopies.Damage.truncated99, .truncated60, .tileOffsetZeroed, .directoryFlipped])
+    func structuralDamageIsRefusedOnOpen(_ damage: CorruptCopies.Damage) throws {
+        let url = dir.file("\(damage.rawValue).svs")
+        try CorruptCopies.write(TestPaths.cmuSlide, damage, to: url)
+        #expect {
+            _ = try openSlide(at: url)
+        } throws: { error in
+            guard case let .damaged(path, reason) = error as? SlideError else { return false }
+            let truncated = damage == .truncated99 || damage == .truncated60
+            return path.hasSuffix("\(damage.rawValue).svs") && (!truncated || reason.contains("truncated"))
+        }
+    }
+
+    /// Damaged tile data opens (the structure is intact) but reading the tile fails.
+    @Test func damagedTileDataFailsOnRead() throws {
+        let url = dir.file("flipped.svs")
+        try CorruptCopies.write(TestPaths.cmuSlide, .tileDataFlipped, to: url)
+        let slide = try openSlide(at: url)
+        let size = slide.metadata.sizeLevel0
+        #expect(throws: SlideError.self) {
+            _ = try slide.readRegion(originLevel0: PixelPoint(x: 0, y: 0), level: 0, sizeAtLevel: size)
+        }
+    }
+}
