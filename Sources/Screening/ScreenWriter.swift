@@ -115,6 +115,12 @@ public enum ScreenWriter {
                 throw ScreenError(path: directory.relativePath, problem: "the output path exists and is not a folder")
             }
         } else {
+            // Name the first part of the path that is a file, rather than Foundation's error 512.
+            var parent = directory.deletingLastPathComponent()
+            while parent.path != "/" && !fm.fileExists(atPath: parent.path) { parent = parent.deletingLastPathComponent() }
+            if fm.fileExists(atPath: parent.path, isDirectory: &isDirectory), !isDirectory.boolValue {
+                throw ScreenError(path: directory.relativePath, problem: "cannot create the output folder: \(parent.relativePath) is a file, not a folder")
+            }
             do {
                 try fm.createDirectory(at: directory, withIntermediateDirectories: true)
             } catch {

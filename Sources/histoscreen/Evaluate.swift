@@ -30,6 +30,10 @@ struct Evaluate: ParsableCommand {
     @Flag(help: "No progress bar.") var quiet = false
     @Flag(help: "Print the metrics as JSON.") var json = false
 
+    func validate() throws {
+        guard (10...100_000).contains(resamples) else { throw ValidationError("--resamples must be between 10 and 100000") }
+    }
+
     func run() throws {
         if let threads { Threading.threadCount = threads }
         let progress = ProgressBar(enabled: !quiet)

@@ -105,22 +105,36 @@ struct AnyEncodable: Encodable {
 enum ModelLocation {
     static let defaultName = "histoscreen-pcam.hsmodel"
 
-    /// --model if given; else HISTOSCREEN_MODEL; else Samples/models/<default> under the working
-    /// directory or the folders above the executable (a checkout's .build/<config>/).
+    /// The running executable, resolved through symbolic links (not argv[0], which is a bare
+    /// name when the tool is found on PATH).
+    static var executable: URL {
+        let path = Bundle.main.executablePath ?? CommandLine.arguments[0]
+        return URL(fileURLWithPath: path).resolvingSymlinksInPath()
+    }
+
+    /// The folders searched, in order: beside an installed executable
+    /// (`PREFIX/bin/histoscreen` → `PREFIX/share/histoscreen/models/`), a checkout above the
+    /// executable (`.build/<config>/histoscreen` → `Samples/models/`), then the working folder.
+    static var candidates: [URL] {
+        let bin = executable.deletingLastPathComponent()
+        var out = [bin.deletingLastPathComponent().appendingPathComponent("share/histoscreen/models/\(defaultName)")]
+        var dir = bin
+        for _ in 0..<5 {
+            out.append(dir.appendingPathComponent("Samples/models/\(defaultName)"))
+            dir = dir.deletingLastPathComponent()
+        }
+        out.append(URL(fileURLWithPath: "Samples/models/\(defaultName)"))
+        return out
+    }
+
+    /// --model if given; else HISTOSCREEN_MODEL; else the first candidate that holds a model.
     static func resolve(_ explicit: String?) throws(ScreenError) -> URL {
         if let explicit { return URL(fileURLWithPath: explicit) }
         if let env = ProcessInfo.processInfo.environment["HISTOSCREEN_MODEL"] { return URL(fileURLWithPath: env) }
-        let relative = "Samples/models/\(defaultName)"
-        var candidates = [URL(fileURLWithPath: relative)]
-        var dir = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
-        for _ in 0..<5 {
-            candidates.append(dir.appendingPathComponent(relative))
-            dir = dir.deletingLastPathComponent()
-        }
         if let found = candidates.first(where: { FileManager.default.fileExists(atPath: $0.appendingPathComponent("model.json").path) }) {
             return found
         }
-        throw ScreenError(path: relative, problem: "the bundled model was not found",
-                          hint: "run from the repository root, or pass --model NAME.hsmodel")
+        throw ScreenError(path: defaultName, problem: "the bundled model was not found (looked in \(candidates.map(\.path).joined(separator: ", ")))",
+                          hint: "install with `bash Scripts/install.sh PREFIX`, set HISTOSCREEN_MODEL, or pass --model NAME.hsmodel")
     }
 }

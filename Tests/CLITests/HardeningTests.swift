@@ -152,3 +152,35 @@ extension HardeningTests {
         #expect(!FileManager.default.fileExists(atPath: out.appendingPathComponent("\(damage.rawValue)/summary.json").path))
     }
 }
+
+extension HardeningTests {
+    /// Installed as `Scripts/install.sh` lays it out (PREFIX/bin and PREFIX/share/histoscreen/models),
+    /// the tool screens from any folder without --model.
+    @Test func installedToolFindsItsModelFromAnyFolder() throws {
+        let prefix = dir.file("prefix")
+        let fm = FileManager.default
+        try fm.createDirectory(at: prefix.appendingPathComponent("bin"), withIntermediateDirectories: true)
+        try fm.copyItem(at: CLI.executable, to: prefix.appendingPathComponent("bin/histoscreen"))
+        let models = prefix.appendingPathComponent("share/histoscreen/models")
+        try fm.createDirectory(at: models, withIntermediateDirectories: true)
+        try fm.copyItem(at: TestPaths.samples.appendingPathComponent("models/histoscreen-pcam.hsmodel"),
+                        to: models.appendingPathComponent("histoscreen-pcam.hsmodel"))
+        let elsewhere = dir.file("elsewhere")
+        try fm.createDirectory(at: elsewhere, withIntermediateDirectories: true)
+        let result = try CLI.run(["screen", TestPaths.cmuSlide.path, "--out", "o", "--quiet"], in: elsewhere,
+                                 executable: prefix.appendingPathComponent("bin/histoscreen"))
+        #expect(result.status == 0, "\(result.stderr)")
+        let summary = try String(contentsOf: elsewhere.appendingPathComponent("o/CMU-1-Small-Region/summary.json"), encoding: .utf8)
+        #expect(summary.contains(models.path))
+    }
+
+    @Test func outputUnderAFileAndBadResamples() throws {
+        let file = dir.file("plain.txt")
+        try Data("x".utf8).write(to: file)
+        let result = try CLI.run(["screen", TestPaths.cmuSlide.path, "--model", try model(), "--out", file.appendingPathComponent("o").path])
+        #expect(result.status == 1 && result.stderr.contains("plain.txt is a file, not a folder"), "\(result.stderr)")
+        let evaluate = try CLI.run(["evaluate", try model(), TestPaths.fixtures.appendingPathComponent("pcam-mini/labels.csv").path,
+                                    "--out", dir.file("e").path, "--resamples", "0"])
+        #expect(evaluate.status == 64 && evaluate.stderr.contains("--resamples must be between 10 and 100000"))
+    }
+}
