@@ -166,7 +166,7 @@ public struct ModelBundle {
             }
         }
         let input = manifest.architecture.inputShape
-        guard input.count == 3, input[0] == input[1], input[0] % 2 == 0, input[2] == 3 else {
+        guard input.count == 3, input[0] == input[1], input[0] >= 2, input[0] % 2 == 0, input[2] == 3 else {
             throw fail("model.json: input shape \(input) is not a square RGB patch of even side (screening centres its cells in the patch)")
         }
         let network: Network<Float>

@@ -8,13 +8,13 @@ struct ScreenOptionGroup: ParsableArguments {
     @Option(help: "Model bundle (default: the bundled \(ModelLocation.defaultName)).")
     var model: String?
 
-    @Option(help: "Cell size in model pixels: 96 (no overlap), 48, or 32 (each cell is a window's PCam centre region).")
+    @Option(parsing: .unconditional, help: "Cell size in model pixels: 96 (no overlap), 48, or 32 (each cell is a window's PCam centre region).")
     var stride = 96
 
     @Option(parsing: .unconditional, help: "µm per pixel of level 0, for slides without resolution metadata (overrides the metadata).")
     var mpp: Double?
 
-    @Option(help: "Decision threshold (default: the model's default operating point, chosen on validation data).")
+    @Option(parsing: .unconditional, help: "Decision threshold (default: the model's default operating point, chosen on validation data).")
     var threshold: Double?
 
     @Option(help: "The model's operating point: screening (sensitivity ≥ 0.95 on validation slides) or balanced (Youden's J).")
@@ -23,10 +23,10 @@ struct ScreenOptionGroup: ParsableArguments {
     @Flag(help: "Average the 8 flips and rotations of each window (8× slower).")
     var tta = false
 
-    @Option(help: "Minimum tissue fraction for a cell to be screened (0–1; 0 screens every cell).")
+    @Option(parsing: .unconditional, help: "Minimum tissue fraction for a cell to be screened (0–1; 0 screens every cell).")
     var minTissue = 0.5
 
-    @Option(help: "Windows per inference batch (1–\(Self.maximumBatch)).")
+    @Option(parsing: .unconditional, help: "Windows per inference batch (1–\(Self.maximumBatch)).")
     var batch = 64
 
     @Flag(help: "Screen slides that need more than \(Screener.defaultCellLimit) cells.")

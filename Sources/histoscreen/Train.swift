@@ -59,6 +59,9 @@ struct Train: ParsableCommand {
         guard ["adamw", "adam", "sgd"].contains(optimizer) else { throw ValidationError("--optimizer must be adamw, adam or sgd") }
         guard ["cosine", "step", "constant"].contains(schedule) else { throw ValidationError("--schedule must be cosine, step or constant") }
         guard epochs >= 1, batch >= 1, lr > 0 else { throw ValidationError("--epochs, --batch and --lr must be positive") }
+        if ModelSpec.builtin(arch) == nil && !FileManager.default.fileExists(atPath: arch) {
+            throw ValidationError("unknown architecture '\(arch)': choose \(ModelSpec.builtinNames.joined(separator: ", ")), or give a ModelSpec JSON file")
+        }
         if dataset != nil && split == nil { throw ValidationError("DATASET needs --split (or list it in a --manifest with a role)") }
         if dataset == nil && split != nil { throw ValidationError("--split goes with a DATASET argument") }
         if dataset == nil && manifest == nil && trainData.isEmpty {

@@ -44,6 +44,10 @@ struct TriageCommand: ParsableCommand {
             part = try shard.map(Shard.parse) ?? .all
             try ScreenWriter.prepare(outURL)
             let all = try SlideInputs.collect(inputs)
+            guard !all.isEmpty else {
+                throw ScreenError(path: inputs.joined(separator: ", "), problem: "no slides found",
+                                  hint: "slides are found by extension (\(SlideInputs.extensions.sorted().joined(separator: ", "))), recursively")
+            }
             try Triage.checkNames(all)
             slides = all.filter { part.contains(slideName: ScreenWriter.slideName($0)) }
             model = try screening.loadModel()
