@@ -70,10 +70,20 @@ let tests: [Target] = [
     .testTarget(name: "CLITests", dependencies: ["histoscreen", "Slides", "Screening", "Imaging", "Neural", "_TestSupport"]),
 ]
 
+// MARK: Fuzz targets (libFuzzer), built only by Scripts/fuzz.sh, which sets HISTOSCREEN_FUZZ: each is
+// a shared library with coverage instrumentation that defines LLVMFuzzerTestOneInput, linked
+// against libFuzzer's main by the script.
+
+let fuzzNames = ["FuzzSafetensors", "FuzzModelJSON", "FuzzDatasetCSV", "FuzzSlide"]
+let fuzzTargets: [Target] = fuzzNames.map { name in
+    .target(name: name, dependencies: ["Neural", "Training", "Slides", "Imaging"], path: "Fuzz/\(name)")
+}
+let fuzzing = Context.environment["HISTOSCREEN_FUZZ"] != nil
+
 let package = Package(
     name: "HistoScreen",
     platforms: [.macOS(.v13)],
-    products: [
+    products: (fuzzing ? fuzzNames.map { .library(name: $0, type: .dynamic, targets: [$0]) } : []) + [
         .executable(name: "histoscreen", targets: ["histoscreen"]),
         .library(name: "Slides", targets: ["Slides"]),
         .library(name: "Imaging", targets: ["Imaging"]),
@@ -84,6 +94,6 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     ],
-    targets: cLibraries + libraries + tool + tests,
+    targets: cLibraries + libraries + tool + tests + (fuzzing ? fuzzTargets : []),
     swiftLanguageModes: [.v6]
 )

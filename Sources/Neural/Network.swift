@@ -141,10 +141,10 @@ public final class Network<T: NeuralScalar> {
     public static var maximumSide: Int { 8192 }
     public static var maximumKernel: Int { 64 }
     public static var maximumUnits: Int { 65_536 }
-    public static var maximumParameters: Int { 1 << 30 }
+    public static var maximumParameters: Int { 1 << 28 }
 
     /// Adds the element count of `shape` to `total`, refusing an overflow or more than
-    /// `maximumParameters` (4 GiB of Float) before anything of that size is allocated.
+    /// `maximumParameters` (1 GiB of Float) before anything of that size is allocated.
     static func checkSize(_ shape: [Int], of layer: String, in model: String, adding total: inout Int) throws(ModelSpecError) {
         var count = 1
         for d in shape {
