@@ -132,7 +132,10 @@ enum ModelLocation {
         if let explicit { return URL(fileURLWithPath: explicit) }
         if let env = ProcessInfo.processInfo.environment["HISTOSCREEN_MODEL"] { return URL(fileURLWithPath: env) }
         if let found = candidates.first(where: { FileManager.default.fileExists(atPath: $0.appendingPathComponent("model.json").path) }) {
-            return found
+            // Shown relative to the working folder when inside it, as a user would type it.
+            let cwd = FileManager.default.currentDirectoryPath
+            let path = found.standardizedFileURL.path
+            return path.hasPrefix(cwd + "/") ? URL(fileURLWithPath: String(path.dropFirst(cwd.count + 1))) : found.standardizedFileURL
         }
         throw ScreenError(path: defaultName, problem: "the bundled model was not found (looked in \(candidates.map(\.path).joined(separator: ", ")))",
                           hint: "install with `bash Scripts/install.sh PREFIX`, set HISTOSCREEN_MODEL, or pass --model NAME.hsmodel")
