@@ -35,4 +35,5 @@ public enum JSONValue: Sendable, Equatable, Codable {
     }
     public var number: Double? { if case let .number(n) = self { n } else { nil } }
     public var string: String? { if case let .string(s) = self { s } else { nil } }
+    public var objectValue: [String: JSONValue]? { if case let .object(o) = self { o } else { nil } }
 }

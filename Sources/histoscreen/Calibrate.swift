@@ -77,6 +77,19 @@ struct Calibrate: ParsableCommand {
                 "eceBefore": .number(report.eceBefore), "eceAfter": .number(report.eceAfter),
                 "chosenOn": .string(chosenOn),
             ])
+            // The validation metrics, now on the calibrated probabilities at both points.
+            func point(_ t: Double) -> JSONValue {
+                let c = Confusion(probabilities: after, labels: labels, threshold: t)
+                return .object(["threshold": .number(t), "sensitivity": .number(c.sensitivity),
+                                "specificity": .number(c.specificity), "accuracy": .number(c.accuracy)])
+            }
+            var metrics = m.metrics?.objectValue ?? [:]
+            metrics["validation"] = .object([
+                "auc": .number(Metrics.auc(after, labels)), "patches": .number(Double(indices.count)),
+                "expectedCalibrationError": .number(report.eceAfter), "balanced": point(balanced), "screening": point(screening),
+                "chosenOn": .string(chosenOn),
+            ])
+            m.metrics = .object(metrics)
             bundle.manifest = m
             let destination = URL(fileURLWithPath: out ?? model)
             if out != nil, let history = FileManager.default.contents(atPath: model + "/history.json") {
