@@ -26,10 +26,17 @@ import _TestSupport
         let m = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Any])
         let training = try #require(m["training"] as? [String: Any])
         let split = try #require(training["split"] as? [String: Any])
-        // The committed split is the one the model was trained with.
-        #expect(split["sha256"] as? String == SHA256Hex.file(TestPaths.samples.appendingPathComponent("models/pcam-kaggle-split.csv")))
+        // The committed dataset manifest is the one the model was trained with.
+        #expect(split["path"] as? String == "Samples/datasets/pcam-slide-level.csv")
+        #expect(split["sha256"] as? String == SHA256Hex.file(TestPaths.samples.appendingPathComponent("datasets/pcam-slide-level.csv")))
         #expect((m["metrics"] as? [String: Any])?["validation"] != nil)
         #expect(m["micronsPerPixel"] as? Double == 0.972)
+        // Calibrated, with both operating points chosen on slide-level validation data.
+        let points = try #require(m["operatingPoints"] as? [String: Any])
+        #expect(points["defaultPoint"] as? String == "screening")
+        #expect((points["chosenOn"] as? String)?.contains("pcam-slide-level.csv") == true)
+        #expect(m["threshold"] as? Double == points["screening"] as? Double)
+        #expect((m["calibration"] as? [String: Any])?["temperature"] != nil)
     }
 }
 
