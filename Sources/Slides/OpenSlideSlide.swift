@@ -113,7 +113,11 @@ public final class OpenSlideSlide: Slide, @unchecked Sendable {
             openslide_read_region(handle, $0.baseAddress, Int64(originLevel0.x), Int64(originLevel0.y), Int32(level),
                                   Int64(sizeAtLevel.width), Int64(sizeAtLevel.height))
         }
-        try check()
+        if let message = Self.error(of: handle) {
+            // Where it failed, so that a damaged region can be found in the file.
+            throw .openSlide(path: path, message: "\(message) (reading level \(level), \(sizeAtLevel.width)×\(sizeAtLevel.height) px "
+                             + "at level-0 (\(originLevel0.x), \(originLevel0.y)))")
+        }
         return Self.rgbOverWhite(argb, width: sizeAtLevel.width, height: sizeAtLevel.height)
     }
 
