@@ -88,10 +88,15 @@ public enum TIFFImage {
         default: return nil
         }
         guard xResolution.isFinite, yResolution.isFinite, xResolution > 0, yResolution > 0 else { return nil }
-        // 72 and 96 dpi are what image software writes when it knows nothing: not a measurement.
-        let dpi = xResolution * 25_400 / micronsPerUnit
-        if [72.0, 96.0].contains(where: { abs(dpi / $0 - 1) < 0.005 }) { return nil }
-        return (micronsPerUnit / xResolution, micronsPerUnit / yResolution)
+        let mpp = (x: micronsPerUnit / xResolution, y: micronsPerUnit / yResolution)
+        return isScreenDefault(micronsPerPixel: mpp.x) || isScreenDefault(micronsPerPixel: mpp.y) ? nil : mpp
+    }
+
+    /// Whether `mpp` is what a 72 or 96 dpi default of image software gives (352.8 or 264.6
+    /// µm/px, within 0.5 % for rounding to pixels per centimetre): a default written when the
+    /// software knew nothing, not a measurement of a microscope.
+    public static func isScreenDefault(micronsPerPixel mpp: Double) -> Bool {
+        [72.0, 96.0].contains { abs(mpp / (25_400 / $0) - 1) < 0.005 }
     }
 
     /// Opens a TIFF with libtiff's messages captured rather than printed.

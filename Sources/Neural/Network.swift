@@ -80,8 +80,9 @@ public final class Network<T: NeuralScalar> {
                 case let .explicit(p): p
                 }
                 let outH = (shape[0] + (padding?.top ?? 0) + (padding?.bottom ?? 0) - k) / stride + 1
-                guard k >= 1, filters >= 1, stride >= 1, padding == nil || outH >= 1 else {
-                    throw ModelSpecError("model '\(spec.name)': conv2d '\(l.name)' has an invalid kernel, stride or size for input \(shape)")
+                // Kernel, units and stride were bounded above; what is left is a kernel larger than its padded input.
+                guard padding == nil || outH >= 1 else {
+                    throw ModelSpecError("model '\(spec.name)': conv2d '\(l.name)' kernel \(k) is larger than its padded input \(shape)")
                 }
                 try Self.checkSize([k, k, shape[2], filters], of: l.name, in: spec.name, adding: &parameterCount)
                 let conv = Conv2D<T>(name: l.name, inputChannels: shape[2], outputChannels: filters, kernelSize: (k, k),
@@ -96,7 +97,6 @@ public final class Network<T: NeuralScalar> {
             case .maxpool:
                 guard isImage else { throw ModelSpecError("model '\(spec.name)': maxpool '\(l.name)' needs an image input") }
                 let size = l.kernel ?? 2
-                try bounded(size, "kernel", 1...Self.maximumKernel)
                 guard shape[0] >= size, shape[1] >= size else {
                     throw ModelSpecError("model '\(spec.name)': maxpool '\(l.name)' window \(size) is larger than its input \(shape)")
                 }

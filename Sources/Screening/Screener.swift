@@ -98,7 +98,7 @@ public final class Screener: @unchecked Sendable {  // set up before use, then r
             throw ScreenError(path: slide.path, problem: "the slide records no µm per pixel (no openslide.mpp-* property, no TIFF resolution tags)",
                               hint: mppHint)
         }
-        if Resolution.isScreenDefault(x) || Resolution.isScreenDefault(y) {
+        if TIFFImage.isScreenDefault(micronsPerPixel: x) || TIFFImage.isScreenDefault(micronsPerPixel: y) {
             throw ScreenError(path: slide.path, problem: String(format: "the slide records %.2f × %.2f µm per pixel: the 72 or 96 dpi default of "
                                                                 + "image software, not a measurement", x, y), hint: mppHint)
         }

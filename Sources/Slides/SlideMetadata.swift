@@ -43,13 +43,6 @@ public struct Resolution: Sendable, Equatable, Codable {
 
     public static let unknown = Resolution(mppX: nil, mppY: nil, source: .unknown)
 
-    /// Whether `mpp` is what a 72 or 96 dpi default of image software gives (352.8 or
-    /// 264.6 µm/px, within 0.5 % for rounding to pixels per centimetre): a default, not a
-    /// measurement of a microscope.
-    public static func isScreenDefault(_ mpp: Double) -> Bool {
-        [72.0, 96.0].contains { abs(mpp / (25_400 / $0) - 1) < 0.005 }
-    }
-
     /// True when both axes are known.
     public var isKnown: Bool { mppX != nil && mppY != nil }
 }

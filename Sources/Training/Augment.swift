@@ -21,6 +21,25 @@ public struct PatchAugmenter: Sendable {
         self.augmentation = augmentation
     }
 
+    /// Colour jitter of one pixel with channels in [0, 1]: the hue turned about the grey axis (a
+    /// rotation in the opponent-colour plane), saturation scaled, then contrast and brightness,
+    /// clamped to [0, 1].
+    @inline(__always)
+    static func jitterPixel(_ r0: Float, _ g0: Float, _ b0: Float, gain: Float, offset: Float, saturation sat: Float,
+                            cos cosA: Float, sin sinA: Float) -> (Float, Float, Float) {
+        let grey = (r0 + g0 + b0) / 3
+        let c1 = r0 - grey, c2 = g0 - grey, c3 = b0 - grey
+        let u = (c1 - c2) / 1.4142135, v = (c1 + c2 - 2 * c3) / 2.4494897
+        let u2 = u * cosA - v * sinA, v2 = u * sinA + v * cosA
+        var r = grey + sat * (u2 / 1.4142135 + v2 / 2.4494897)
+        var g = grey + sat * (-u2 / 1.4142135 + v2 / 2.4494897)
+        var b = grey + sat * (-2 * v2 / 2.4494897)
+        r = (r - 0.5) * gain + 0.5 + offset
+        g = (g - 0.5) * gain + 0.5 + offset
+        b = (b - 0.5) * gain + 0.5 + offset
+        return (min(1, max(0, r)), min(1, max(0, g)), min(1, max(0, b)))
+    }
+
     /// Maps output pixel (x, y) to the source pixel for dihedral transform `k` (0...7) of an
     /// n×n square: k & 3 quarter turns, then a mirror when k ≥ 4.
     @inline(__always)
@@ -98,19 +117,7 @@ public struct PatchAugmenter: Sendable {
                     let s = src + (sy * n + sx) * 3
                     var r = Float(s[0]) / 255, g = Float(s[1]) / 255, bl = Float(s[2]) / 255
                     if jitter {
-                        let grey = (r + g + bl) / 3
-                        // Hue: rotate the chroma vector around grey.
-                        let c1 = r - grey, c2 = g - grey
-                        let c3 = bl - grey
-                        let u = (c1 - c2) / 1.4142135, v = (c1 + c2 - 2 * c3) / 2.4494897
-                        let u2 = u * cosA - v * sinA, v2 = u * sinA + v * cosA
-                        r = grey + sat * (u2 / 1.4142135 + v2 / 2.4494897)
-                        g = grey + sat * (-u2 / 1.4142135 + v2 / 2.4494897)
-                        bl = grey + sat * (-2 * v2 / 2.4494897)
-                        r = (r - 0.5) * gain + 0.5 + offset
-                        g = (g - 0.5) * gain + 0.5 + offset
-                        bl = (bl - 0.5) * gain + 0.5 + offset
-                        r = min(1, max(0, r)); g = min(1, max(0, g)); bl = min(1, max(0, bl))
+                        (r, g, bl) = Self.jitterPixel(r, g, bl, gain: gain, offset: offset, saturation: sat, cos: cosA, sin: sinA)
                     }
                     let d = dst + (y * n + x) * 3
                     d[0] = (r - mean[0]) * inv[0]

@@ -19,6 +19,16 @@ import Foundation
 public struct DatasetManifest: Sendable, Equatable {
     public enum Role: String, Sendable, Codable, CaseIterable {
         case train, validation = "val", test, split
+
+        /// The subset every patch of the entry goes to; nil for `split` (the split file says).
+        var subset: DatasetSplit.Subset? {
+            switch self {
+            case .train: .train
+            case .validation: .validation
+            case .test: .test
+            case .split: nil
+            }
+        }
     }
 
     public struct Entry: Sendable, Equatable, Codable {
@@ -145,23 +155,14 @@ public struct DatasetManifest: Sendable, Equatable {
             var own: [String: DatasetSplit.Subset]?
             if let splitPath = entry.split { own = try DatasetSplit.read(splitPath, for: d).assignments }
             for r in d.records {
-                let subset: DatasetSplit.Subset
+                var fromSplit: DatasetSplit.Subset?
                 if let own {
                     guard let s = own[r.id] else { continue }
                     if let keep = entry.subsets, !keep.contains(s) { continue }
-                    switch entry.role {
-                    case .split: subset = s
-                    case .train: subset = .train
-                    case .validation: subset = .validation
-                    case .test: subset = .test
-                    }
-                } else {
-                    switch entry.role {
-                    case .train: subset = .train
-                    case .validation: subset = .validation
-                    case .test, .split: subset = .test
-                    }
+                    fromSplit = s
                 }
+                // A `split` entry without a split file (only possible when built in code) is a test set.
+                let subset = entry.role.subset ?? fromSplit ?? .test
                 let id = key(entry.path, r.id)
                 if let earlier = assignments[id], earlier != subset {
                     throw DatasetError(path: where_, problem: "patch '\(id)' is given two roles (\(earlier.rawValue) and \(subset.rawValue))",

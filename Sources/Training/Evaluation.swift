@@ -73,7 +73,8 @@ public enum Evaluation {
             points = [:]
             for name in OperatingPoints.names {
                 let t = op.threshold(name)!
-                let ci = Metrics.bootstrap(probabilities, labels, resamples: resamples, seed: 1, statistics: [
+                // The bundle's own threshold is one of its points: its intervals are already drawn.
+                let ci = t == threshold ? intervals : Metrics.bootstrap(probabilities, labels, resamples: resamples, seed: 1, statistics: [
                     "sensitivity": { Confusion(probabilities: $0, labels: $1, threshold: t).sensitivity },
                     "specificity": { Confusion(probabilities: $0, labels: $1, threshold: t).specificity },
                     "accuracy": { Confusion(probabilities: $0, labels: $1, threshold: t).accuracy },

@@ -215,10 +215,8 @@ extension PatchAugmenter {
     /// Stain augmentation: RGB → optical density → stain amounts (HED), s' = α·s + β per stain,
     /// and back. Intensities are floored at 1/255 so that optical density stays finite.
     static func perturbStains(_ image: inout [Float], alpha: [Float], beta: [Float]) {
-        let toHED = StainMatrix.hedFromRGB.map { $0.map(Float.init) }
-        let toRGB = StainMatrix.rgbFromHED.map { $0.map(Float.init) }
+        let h = StainMatrix.hedFromRGB.map { $0.map(Float.init) }, m = StainMatrix.rgbFromHED.map { $0.map(Float.init) }
         let floor: Float = 1.0 / 255
-        let h = toHED, m = toRGB
         for p in stride(from: 0, to: image.count, by: 3) {
             let d0 = -logf(max(floor, image[p])), d1 = -logf(max(floor, image[p + 1])), d2 = -logf(max(floor, image[p + 2]))
             let s0 = (d0 * h[0][0] + d1 * h[1][0] + d2 * h[2][0]) * alpha[0] + beta[0]
@@ -231,21 +229,11 @@ extension PatchAugmenter {
         }
     }
 
-    /// Hue rotation about the grey axis, saturation, contrast and brightness (as `fill`).
+    /// `jitterPixel` over every pixel of an image.
     static func jitter(_ image: inout [Float], gain: Float, offset: Float, saturation sat: Float, cos cosA: Float, sin sinA: Float) {
         for p in stride(from: 0, to: image.count, by: 3) {
-            let r0 = image[p], g0 = image[p + 1], b0 = image[p + 2]
-            let grey = (r0 + g0 + b0) / 3
-            let c1 = r0 - grey, c2 = g0 - grey, c3 = b0 - grey
-            let u = (c1 - c2) / 1.4142135, v = (c1 + c2 - 2 * c3) / 2.4494897
-            let u2 = u * cosA - v * sinA, v2 = u * sinA + v * cosA
-            var r = grey + sat * (u2 / 1.4142135 + v2 / 2.4494897)
-            var g = grey + sat * (-u2 / 1.4142135 + v2 / 2.4494897)
-            var b = grey + sat * (-2 * v2 / 2.4494897)
-            r = (r - 0.5) * gain + 0.5 + offset
-            g = (g - 0.5) * gain + 0.5 + offset
-            b = (b - 0.5) * gain + 0.5 + offset
-            image[p] = min(1, max(0, r)); image[p + 1] = min(1, max(0, g)); image[p + 2] = min(1, max(0, b))
+            (image[p], image[p + 1], image[p + 2]) = jitterPixel(image[p], image[p + 1], image[p + 2], gain: gain, offset: offset,
+                                                                 saturation: sat, cos: cosA, sin: sinA)
         }
     }
 }

@@ -326,28 +326,37 @@ public final class Trainer {
         return InputNormalization(mean: mean, std: std)
     }
 
-    /// σ(logit) for `count` patches, in batches of 128, through the inference engine (the
-    /// same path screening uses), averaged over the dihedral `views`.
+    /// σ(logit) for `count` patches, through the inference engine (the same path screening
+    /// uses), averaged over the dihedral `views`.
     public static func predict(_ network: Network<Float>, pixels: [UInt8], count: Int, augmenter: PatchAugmenter,
                                views: [Int] = [0]) -> [Double] {
-        let plain = augmenter
         let engine = InferenceEngine(network: network)
         var out = [Double](repeating: 0, count: count)
-        let size = 96 * 96 * 3
         for view in views {
-            var start = 0
-            while start < count {
-                let n = min(128, count - start)
-                var input = [Float](repeating: 0, count: n * size)
-                input.withUnsafeMutableBufferPointer { dst in
-                    pixels.withUnsafeBufferPointer { src in
-                        plain.normalize(dst.baseAddress!, from: src.baseAddress! + start * size, count: n, view: view)
-                    }
+            let z = logits(engine, pixels: pixels, count: count, augmenter: augmenter, view: view)
+            for i in 0..<count { out[i] += Double(BinaryCrossEntropy.sigmoid(z[i])) / Double(views.count) }
+        }
+        return out
+    }
+
+    /// The engine's logits for `count` patches seen in dihedral `view`, normalised without
+    /// augmentation and run in batches of 128.
+    public static func logits(_ engine: InferenceEngine, pixels: [UInt8], count: Int, augmenter: PatchAugmenter,
+                              view: Int = 0) -> [Float] {
+        let size = 96 * 96 * 3
+        var out: [Float] = []
+        out.reserveCapacity(count)
+        var start = 0
+        while start < count {
+            let n = min(128, count - start)
+            var input = [Float](repeating: 0, count: n * size)
+            input.withUnsafeMutableBufferPointer { dst in
+                pixels.withUnsafeBufferPointer { src in
+                    augmenter.normalize(dst.baseAddress!, from: src.baseAddress! + start * size, count: n, view: view)
                 }
-                let p = input.withUnsafeBufferPointer { engine.probabilities($0.baseAddress!, count: n) }
-                for i in 0..<n { out[start + i] += Double(p[i]) / Double(views.count) }
-                start += n
             }
+            out += input.withUnsafeBufferPointer { engine.logits($0.baseAddress!, count: n) }
+            start += n
         }
         return out
     }

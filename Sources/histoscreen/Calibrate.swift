@@ -52,7 +52,9 @@ struct Calibrate: ParsableCommand {
             let labels = indices.map { data.records[$0].label }
             guard labels.contains(0), labels.contains(1) else { throw ValidationError("the validation patches need both labels") }
             let pixels = try data.loadPixels(indices)
-            let logits = Self.logits(bundle, pixels: pixels, count: indices.count)
+            let augmenter = PatchAugmenter(normalization: bundle.manifest.normalization, augment: false)
+            let logits = Trainer.logits(InferenceEngine(network: bundle.network), pixels: pixels, count: indices.count,
+                                        augmenter: augmenter).map(Double.init)
 
             let t = Calibration.fitTemperature(logits: logits, labels: labels)
             let before = logits.map(BinaryCrossEntropy.sigmoid)
@@ -111,24 +113,5 @@ struct Calibrate: ParsableCommand {
         } catch let error as DatasetError {
             printError(error.description); throw ExitCode(1)
         }
-    }
-
-    /// The raw logits of `count` patches (no test-time augmentation), in batches of 128.
-    static func logits(_ bundle: ModelBundle, pixels: [UInt8], count: Int) -> [Double] {
-        let augmenter = PatchAugmenter(normalization: bundle.manifest.normalization, augment: false)
-        let engine = InferenceEngine(network: bundle.network)
-        let size = 96 * 96 * 3
-        var out: [Double] = []
-        var start = 0
-        while start < count {
-            let n = min(128, count - start)
-            var input = [Float](repeating: 0, count: n * size)
-            input.withUnsafeMutableBufferPointer { dst in
-                pixels.withUnsafeBufferPointer { augmenter.normalize(dst.baseAddress!, from: $0.baseAddress! + start * size, count: n) }
-            }
-            out += input.withUnsafeBufferPointer { engine.logits($0.baseAddress!, count: n) }.map(Double.init)
-            start += n
-        }
-        return out
     }
 }

@@ -49,8 +49,10 @@ struct Evaluate: ParsableCommand {
             entries += self.data.map { .init(path: $0, role: .test) }
             guard !entries.isEmpty else { throw ValidationError("give a DATASET, --manifest or --data") }
             let (data, assignment, _) = try DatasetManifest(entries: entries, source: manifest).load(skipMissing: skipMissing)
-            let indices = assignment.indices(of: split == nil && manifest == nil ? .test : wanted, in: data)
-            let subsetName = split == nil && manifest == nil ? "all" : subset
+            // Without a split or manifest every patch is evaluated (each whole dataset is a test set).
+            let whole = split == nil && manifest == nil
+            let indices = assignment.indices(of: whole ? .test : wanted, in: data)
+            let subsetName = whole ? "all" : subset
             guard !indices.isEmpty else { throw ValidationError("the \(subset) subset is empty") }
             let start = Date()
             let report = try Evaluation.run(bundle: bundle, bundlePath: model, dataset: data, indices: indices, subset: subsetName,
