@@ -1,63 +1,144 @@
 import Foundation
 
-/// A connected region of positive cells.
+/// Camelyon's lesion classes by longest diameter (Camelyon17's pN staging rules): isolated
+/// tumour cells below 0.2 mm, micro-metastases from 0.2 to 2 mm, macro-metastases above 2 mm.
+public enum LesionClass: String, Sendable, Codable, CaseIterable, Comparable {
+    case itc, micro, macro
+
+    public init(diameterMM d: Double) {
+        self = d < 0.2 ? .itc : d <= 2 ? .micro : .macro
+    }
+
+    public var label: String {
+        switch self {
+        case .itc: "isolated tumour cells"
+        case .micro: "micro-metastasis"
+        case .macro: "macro-metastasis"
+        }
+    }
+
+    public static func < (a: LesionClass, b: LesionClass) -> Bool {
+        allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)!
+    }
+}
+
+/// A connected region of positive cells: a candidate lesion.
 public struct Region: Sendable, Codable, Equatable {
+    /// Rank by lesion score, from 1; the number shown on the overlay, in the report, the
+    /// viewer, regions.geojson and summary.json.
     public var id: Int
     /// Cells (row-major indices) in the region.
     public var cells: [Int]
+    /// Σ pᵢ·aᵢ over the region's cells: probability times the cell's area inside the slide,
+    /// in mm², so the expected tumour area. Big confident lesions rank above single-cell specks.
+    public var score: Double
     public var maxProbability: Double
     public var meanProbability: Double
     /// Area of the region's cells inside the slide, in mm².
     public var areaMM2: Double
+    /// Longest diameter: the largest distance between two points of the outline, in mm.
+    public var diameterMM: Double
+    public var lesionClass: LesionClass
     /// Bounding box and centroid in level-0 pixels.
     public var boundingBox: [Double]
     public var centroid: [Double]
+    /// The centre of the cell with the highest probability, in level-0 pixels: the point a
+    /// lesion-level evaluation scores (as Camelyon16's detections are points).
+    public var peak: [Double]
     /// Rings of level-0 vertices: the outline first, then any holes; each ring closed.
     public var rings: [[[Double]]]
 }
 
 public enum Regions {
-    /// 4-connected components of cells that were screened and reached `threshold`, largest first.
-    public static func find(_ result: ScreenResult) -> [Region] {
-        let grid = result.grid
+    /// 4-connected components of cells that were screened and reached `threshold`, with at
+    /// least `minimumCells` cells, ranked by lesion score (highest first) and numbered from 1.
+    public static func find(_ result: ScreenResult, minimumCells: Int = 1) -> [Region] {
+        find(grid: result.grid, probabilities: result.probabilities, threshold: result.threshold, minimumCells: minimumCells)
+    }
+
+    public static func find(grid: TileGrid, probabilities: [Float?], threshold: Double, minimumCells: Int = 1) -> [Region] {
+        precondition(probabilities.count == grid.cellCount, "Regions.find: \(probabilities.count) probabilities for \(grid.cellCount) cells")
         let w = grid.columns, h = grid.rows
-        let positive = result.probabilities.map { ($0 ?? -1) >= Float(result.threshold) }
-        var label = [Int](repeating: -1, count: positive.count)
+        let positive = probabilities.map { ($0 ?? -1) >= Float(threshold) }
+        var seen = [Bool](repeating: false, count: positive.count)
         var regions: [Region] = []
-        for start in 0..<positive.count where positive[start] && label[start] < 0 {
+        for start in 0..<positive.count where positive[start] && !seen[start] {
             var cells: [Int] = []
             var stack = [start]
-            label[start] = regions.count
+            seen[start] = true
             while let i = stack.popLast() {
                 cells.append(i)
                 let x = i % w, y = i / w
                 for (nx, ny) in [(x - 1, y), (x + 1, y), (x, y - 1), (x, y + 1)] where nx >= 0 && ny >= 0 && nx < w && ny < h {
                     let j = ny * w + nx
-                    if positive[j] && label[j] < 0 { label[j] = regions.count; stack.append(j) }
+                    if positive[j] && !seen[j] { seen[j] = true; stack.append(j) }
                 }
             }
+            guard cells.count >= minimumCells else { continue }
             cells.sort()
-            let probabilities = cells.map { Double(result.probabilities[$0]!) }
-            var area = 0.0, cx = 0.0, cy = 0.0
+            var area = 0.0, cx = 0.0, cy = 0.0, score = 0.0, sum = 0.0
+            var peakCell = cells[0], peakP = -1.0
             var minX = Double.infinity, minY = Double.infinity, maxX = -Double.infinity, maxY = -Double.infinity
             for c in cells {
+                let p = Double(probabilities[c]!)
                 let r = clipped(grid, c)
                 let a = r.width * r.height
                 area += a
+                score += p * a
+                sum += p
+                if p > peakP { peakP = p; peakCell = c }
                 cx += (r.x + r.width / 2) * a
                 cy += (r.y + r.height / 2) * a
                 minX = min(minX, r.x); minY = min(minY, r.y); maxX = max(maxX, r.x + r.width); maxY = max(maxY, r.y + r.height)
             }
+            let rings = outline(cells: Set(cells), grid: grid)
+            let peak = clipped(grid, peakCell)
+            let diameter = longestDiameterMM(rings[0], mppX: grid.mppX, mppY: grid.mppY)
             regions.append(Region(
-                id: regions.count + 1, cells: cells, maxProbability: probabilities.max()!,
-                meanProbability: probabilities.reduce(0, +) / Double(probabilities.count),
-                areaMM2: area * grid.level0PixelAreaMM2, boundingBox: [minX, minY, maxX - minX, maxY - minY],
+                id: 0, cells: cells, score: score * grid.level0PixelAreaMM2, maxProbability: peakP,
+                meanProbability: sum / Double(cells.count), areaMM2: area * grid.level0PixelAreaMM2,
+                diameterMM: diameter, lesionClass: LesionClass(diameterMM: diameter),
+                boundingBox: [minX, minY, maxX - minX, maxY - minY],
                 centroid: area > 0 ? [cx / area, cy / area] : [minX, minY],
-                rings: outline(cells: Set(cells), grid: grid)))
+                peak: [peak.x + peak.width / 2, peak.y + peak.height / 2], rings: rings))
         }
-        regions.sort { $0.areaMM2 != $1.areaMM2 ? $0.areaMM2 > $1.areaMM2 : $0.cells[0] < $1.cells[0] }
+        regions.sort { $0.score != $1.score ? $0.score > $1.score : $0.cells[0] < $1.cells[0] }
         for i in regions.indices { regions[i].id = i + 1 }
         return regions
+    }
+
+    /// The largest distance between two vertices of a ring (level-0 pixels), in mm: the
+    /// diameter of its convex hull, which the ring's vertices span.
+    static func longestDiameterMM(_ ring: [[Double]], mppX: Double, mppY: Double) -> Double {
+        let points = ring.map { ($0[0] * mppX / 1000, $0[1] * mppY / 1000) }
+        let hull = convexHull(points)
+        var best = 0.0
+        for i in hull.indices {
+            for j in hull.indices where j > i {
+                let dx = hull[i].0 - hull[j].0, dy = hull[i].1 - hull[j].1
+                best = max(best, dx * dx + dy * dy)
+            }
+        }
+        return best.squareRoot()
+    }
+
+    /// Andrew's monotone chain; collinear points are dropped.
+    static func convexHull(_ input: [(Double, Double)]) -> [(Double, Double)] {
+        let p = input.sorted { $0.0 != $1.0 ? $0.0 < $1.0 : $0.1 < $1.1 }
+        guard p.count > 2 else { return p }
+        func cross(_ o: (Double, Double), _ a: (Double, Double), _ b: (Double, Double)) -> Double {
+            (a.0 - o.0) * (b.1 - o.1) - (a.1 - o.1) * (b.0 - o.0)
+        }
+        var lower: [(Double, Double)] = [], upper: [(Double, Double)] = []
+        for q in p {
+            while lower.count >= 2 && cross(lower[lower.count - 2], lower[lower.count - 1], q) <= 0 { lower.removeLast() }
+            lower.append(q)
+        }
+        for q in p.reversed() {
+            while upper.count >= 2 && cross(upper[upper.count - 2], upper[upper.count - 1], q) <= 0 { upper.removeLast() }
+            upper.append(q)
+        }
+        return Array(lower.dropLast() + upper.dropLast())
     }
 
     /// A cell's level-0 rectangle clipped to the slide.
@@ -136,73 +217,4 @@ public enum Regions {
         return points + [points[0]]
     }
 
-    /// `geoJSON` as UTF-8 bytes with sorted keys, written directly: Foundation's
-    /// JSONSerialization took a tenth of a second for the 552 regions of the benchmark slide.
-    /// (Tests check that it parses to the same object as `geoJSON`.)
-    public static func geoJSONBytes(_ regions: [Region], slideName: String, threshold: Double) -> [UInt8] {
-        var out = ""
-        out.reserveCapacity(256 + regions.count * 512)
-        func number(_ v: Double) -> String { v.isFinite ? (v == v.rounded() && abs(v) < 1e15 ? String(Int64(v)) : "\(v)") : "null" }
-        func string(_ text: String) -> String {
-            var s = "\""
-            for scalar in text.unicodeScalars {
-                switch scalar {
-                case "\"": s += "\\\""
-                case "\\": s += "\\\\"
-                case "\n": s += "\\n"
-                case "\r": s += "\\r"
-                case "\t": s += "\\t"
-                default:
-                    if scalar.value < 0x20 { s += String(format: "\\u%04x", scalar.value) } else { s.unicodeScalars.append(scalar) }
-                }
-            }
-            return s + "\""
-        }
-        out += "{\"features\":["
-        for (k, r) in regions.enumerated() {
-            if k > 0 { out += "," }
-            out += "{\"geometry\":{\"coordinates\":["
-            for (i, ring) in r.rings.enumerated() {
-                if i > 0 { out += "," }
-                out += "["
-                for (j, p) in ring.enumerated() {
-                    if j > 0 { out += "," }
-                    out += "[" + number(p[0]) + "," + number(p[1]) + "]"
-                }
-                out += "]"
-            }
-            out += "],\"type\":\"Polygon\"},\"id\":" + string("region-\(r.id)")
-            out += ",\"properties\":{\"areaMM2\":" + number(r.areaMM2) + ",\"cells\":\(r.cells.count)"
-            out += ",\"classification\":{\"color\":[213,94,0],\"name\":\"Tumor\"},\"isLocked\":false"
-            out += ",\"maxProbability\":" + number(r.maxProbability) + ",\"meanProbability\":" + number(r.meanProbability)
-            out += ",\"name\":" + string("Tumour region \(r.id)") + ",\"objectType\":\"annotation\"},\"type\":\"Feature\"}"
-        }
-        out += "],\"properties\":{\"slide\":" + string(slideName) + ",\"threshold\":" + number(threshold)
-        out += ",\"units\":\"level-0 pixels\"},\"type\":\"FeatureCollection\"}"
-        return Array(out.utf8)
-    }
-
-    /// A GeoJSON FeatureCollection that QuPath imports as annotations (coordinates in level-0
-    /// pixels, y down), one Polygon feature per region.
-    public static func geoJSON(_ regions: [Region], slideName: String, threshold: Double) -> [String: Any] {
-        let features: [[String: Any]] = regions.map { r in
-            [
-                "type": "Feature",
-                "id": "region-\(r.id)",
-                "geometry": ["type": "Polygon", "coordinates": r.rings],
-                "properties": [
-                    "objectType": "annotation",
-                    "name": "Tumour region \(r.id)",
-                    "classification": ["name": "Tumor", "color": [213, 94, 0]],
-                    "isLocked": false,
-                    "maxProbability": r.maxProbability,
-                    "meanProbability": r.meanProbability,
-                    "areaMM2": r.areaMM2,
-                    "cells": r.cells.count,
-                ] as [String: Any],
-            ]
-        }
-        return ["type": "FeatureCollection", "features": features,
-                "properties": ["slide": slideName, "threshold": threshold, "units": "level-0 pixels"] as [String: Any]]
-    }
 }

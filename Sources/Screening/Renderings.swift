@@ -22,13 +22,19 @@ public enum Renderings {
         return candidates.last { $0 <= target } ?? candidates[0]
     }
 
-    /// The slide thumbnail with the heatmap blended over screened cells, a colour bar with
-    /// the threshold marked, a scale bar in mm and a title.
-    public static func overlay(_ result: ScreenResult, title: String, subtitle: String, alpha: Double = 0.55) -> Canvas {
+    /// How many regions the overlay numbers; all are outlined.
+    public static let numberedRegions = 20
+
+    /// The slide thumbnail with the heatmap blended over screened cells at or above `floor`
+    /// (below it the stain shows through, so viridis's purple end is never mistaken for
+    /// haematoxylin), the regions outlined and the top ones numbered by rank, a colour bar
+    /// with the floor and threshold marked, a scale bar in mm and a title.
+    public static func overlay(_ result: ScreenResult, regions: [Region] = [], floor: Double = 0.1, title: String, subtitle: String,
+                               alpha: Double = 0.55) -> Canvas {
         let mask = result.mask, g = result.grid
         let thumb = mask.thumbnail
         let header = 2 * Canvas.lineHeight + 12, legendWidth = 150
-        var canvas = Canvas(width: thumb.width + legendWidth, height: max(thumb.height + header, 320))
+        var canvas = Canvas(width: thumb.width + legendWidth, height: max(thumb.height + header, 400))
         canvas.text(title, x: 8, y: 4)
         canvas.text(subtitle, x: 8, y: 4 + Canvas.lineHeight + 2, .grey)
         var image = Canvas(thumb)
@@ -38,9 +44,25 @@ public enum Renderings {
             guard row < g.rows else { continue }
             for x in 0..<thumb.width {
                 let column = Int((Double(x) + 0.5) * mask.downsampleX / cellW)
-                guard column < g.columns, let p = result.probabilities[row * g.columns + column] else { continue }
+                guard column < g.columns, let p = result.probabilities[row * g.columns + column], Double(p) >= floor else { continue }
                 image.blend(x: x, y: y, Viridis.color(Double(p)), alpha: alpha)
             }
+        }
+        // Region outlines (white under black, readable on stain and on every viridis colour),
+        // then numbers at each numbered region's top-left corner.
+        func toThumb(_ p: [Double]) -> (Double, Double) { (p[0] / mask.downsampleX, p[1] / mask.downsampleY) }
+        for r in regions {
+            for ring in r.rings { image.polyline(ring.map(toThumb), .white, width: 3) }
+            for ring in r.rings { image.polyline(ring.map(toThumb), .black, width: 1.2) }
+        }
+        for r in regions.prefix(numberedRegions).reversed() {
+            let label = "\(r.id)"
+            let (x, y) = toThumb(r.rings[0][0])  // the outline's top-left vertex
+            let w = Canvas.textWidth(label) + 6, h = Canvas.lineHeight + 2
+            let lx = max(0, min(thumb.width - w, Int(x) - w + 2)), ly = max(0, min(thumb.height - h, Int(y) - h + 2))
+            image.fillRect(x: lx, y: ly, width: w, height: h, .white, alpha: 0.9)
+            image.strokeRect(x: lx, y: ly, width: w, height: h, .black)
+            image.text(label, x: lx + 3, y: ly + 1)
         }
         // Scale bar, bottom left, on a white box.
         let micronsPerThumbPixel = g.mppX * mask.downsampleX
@@ -59,7 +81,12 @@ public enum Renderings {
         canvas.text("P(tumour)", x: barX - 8, y: header + 4)
         for yy in 0..<barHeight {
             let v = 1 - Double(yy) / Double(barHeight - 1)
-            canvas.fillRect(x: barX, y: barTop + yy, width: 22, height: 1, Viridis.color(v))
+            if v >= floor {
+                canvas.fillRect(x: barX, y: barTop + yy, width: 22, height: 1, Viridis.color(v))
+            } else {
+                // Below the floor: not shaded, drawn as a light checkerboard.
+                for xx in 0..<22 { canvas.fillRect(x: barX + xx, y: barTop + yy, width: 1, height: 1, ((xx / 4 + yy / 4) % 2 == 0) ? .lightGrey : .white) }
+            }
         }
         canvas.strokeRect(x: barX, y: barTop, width: 22, height: barHeight, .grey)
         for v in [0.0, 0.25, 0.5, 0.75, 1.0] {
@@ -71,8 +98,13 @@ public enum Renderings {
         canvas.fillRect(x: barX - 4, y: ty, width: 30, height: 2, .vermillion)
         canvas.text("threshold", x: barX - 4, y: barTop + barHeight + 8, .vermillion)
         canvas.text(String(format: "%.2f", result.threshold), x: barX - 4, y: barTop + barHeight + 8 + Canvas.lineHeight, .vermillion)
-        canvas.text("no tissue:", x: barX - 4, y: barTop + barHeight + 16 + 2 * Canvas.lineHeight, .grey)
-        canvas.text("not shaded", x: barX - 4, y: barTop + barHeight + 16 + 3 * Canvas.lineHeight, .grey)
+        let fy = barTop + Int((1 - floor) * Double(barHeight - 1))
+        canvas.fillRect(x: barX - 4, y: fy, width: 30, height: 1, .grey)
+        canvas.text("below " + String(format: "%.2f", floor) + ",", x: barX - 4, y: barTop + barHeight + 16 + 2 * Canvas.lineHeight, .grey)
+        canvas.text("no tissue:", x: barX - 4, y: barTop + barHeight + 16 + 3 * Canvas.lineHeight, .grey)
+        canvas.text("not shaded", x: barX - 4, y: barTop + barHeight + 16 + 4 * Canvas.lineHeight, .grey)
+        canvas.text("outlined:", x: barX - 4, y: barTop + barHeight + 24 + 5 * Canvas.lineHeight, .black)
+        canvas.text("regions, by rank", x: barX - 4, y: barTop + barHeight + 24 + 6 * Canvas.lineHeight, .black)
         return canvas
     }
 

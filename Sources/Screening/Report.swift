@@ -13,7 +13,8 @@ public enum Report {
     public static func html(summary s: ScreenSummary, regions: [Region], overlayPNG: [UInt8], tissuePNG: [UInt8]) -> String {
         func f(_ v: Double, _ d: Int = 3) -> String { String(format: "%.\(d)f", v) }
         let rows = regions.prefix(200).map { r in
-            "<tr><td>\(r.id)</td><td>\(f(r.areaMM2, 4))</td><td>\(f(r.maxProbability))</td><td>\(f(r.meanProbability))</td>"
+            "<tr><td>\(r.id)</td><td>\(f(r.score, 4))</td><td>\(escape(r.lesionClass.label))</td><td>\(f(r.diameterMM, 3))</td>"
+                + "<td>\(f(r.areaMM2, 4))</td><td>\(f(r.maxProbability))</td><td>\(f(r.meanProbability))</td>"
                 + "<td>\(r.cells.count)</td><td>\(Int(r.centroid[0])), \(Int(r.centroid[1]))</td>"
                 + "<td>\(Int(r.boundingBox[0])), \(Int(r.boundingBox[1])), \(Int(r.boundingBox[2])) × \(Int(r.boundingBox[3]))</td></tr>"
         }.joined(separator: "\n")
@@ -21,7 +22,9 @@ public enum Report {
         let facts: [(String, String)] = [
             ("Tumour fraction", f(100 * s.tumourFraction, 1) + " % of screened tissue area (" + f(s.positiveAreaMM2, 3) + " of " + f(s.tissueAreaMM2, 3) + " mm²)"),
             ("Maximum probability", s.maxProbability.map { f($0) } ?? "—"),
-            ("Regions", "\(s.regionCount); largest " + f(s.largestRegionMM2, 4) + " mm²"),
+            ("Regions", "\(s.regionCount); largest " + f(s.largestRegionMM2, 4) + " mm²; largest class: "
+                + (regions.map(\.lesionClass).max()?.label ?? "none")
+                + ((s.output?.minimumRegionCells ?? 1) > 1 ? " (regions of fewer than \(s.output!.minimumRegionCells) cells not listed)" : "")),
             ("Tiles", "\(s.tiles.withTissue) with tissue of \(s.tiles.total); \(s.tiles.positive) positive"),
             ("Threshold", f(s.threshold)),
             ("Resolution", f(s.slide.mppX, 4) + " × " + f(s.slide.mppY, 4) + " µm/px (from \(s.slide.mppSource)); level \(s.slide.levelUsed) read"),
@@ -59,18 +62,23 @@ public enum Report {
         \(factRows)
         </table>
         <div class="figures">
-        <figure><img id="overlay" src="\(dataURI(overlayPNG))" alt="Tumour probability over the slide"><figcaption>Tumour probability (viridis, 0–1) over the slide thumbnail; tissue-free areas are not shaded.</figcaption></figure>
+        <figure><img id="overlay" src="\(dataURI(overlayPNG))" alt="Tumour probability over the slide"><figcaption>Tumour probability (viridis, 0–1) over the slide thumbnail; probabilities below \(f(s.output?.heatmapFloor ?? 0.1, 2)) and tissue-free areas are not shaded. Regions are outlined; the top \(Renderings.numberedRegions) carry their rank.</figcaption></figure>
         <figure><img id="tissue" src="\(dataURI(tissuePNG))" alt="Tissue mask" style="max-width: 420px"><figcaption>Tissue detection (green) for quality control.</figcaption></figure>
         </div>
-        <h2>Regions at or above the threshold</h2>
+        <h2>Regions at or above the threshold, by lesion score</h2>
+        <p class="note">Lesion score = Σ p × cell area over the region's cells (mm²): the expected tumour area, so large confident regions rank first. \
+        Class by longest diameter (Camelyon): isolated tumour cells &lt; 0.2 mm, micro-metastasis 0.2–2 mm, macro-metastasis &gt; 2 mm; \
+        with cells of \(f(s.tiles.cellWidthLevel0 * s.slide.mppX, 0)) µm, diameters are measured on the cell grid.</p>
         \(regions.isEmpty ? "<p>None.</p>" : """
         <table>
-        <tr><th>#</th><th>Area (mm²)</th><th>Max p</th><th>Mean p</th><th>Cells</th><th>Centroid x, y (level-0 px)</th><th>Box x, y, w × h (level-0 px)</th></tr>
+        <tr><th>#</th><th>Score (mm²)</th><th>Class</th><th>Diameter (mm)</th><th>Area (mm²)</th><th>Max p</th><th>Mean p</th><th>Cells</th><th>Centroid x, y (level-0 px)</th><th>Box x, y, w × h (level-0 px)</th></tr>
         \(rows)
         </table>
         """)
         \(more)
-        <p class="note">Files beside this report: overlay.png, heatmap.png (one pixel per cell), tissue.png, tiles.csv, regions.geojson (QuPath: File → Import objects), summary.json.</p>
+        \((s.output?.viewer ?? false) ? "<p><a href=\"viewer.html\">Open the zoomable viewer</a> (pan, zoom, region measurements on hover).</p>" : "")
+        <p class="note">Files beside this report: overlay.png, heatmap.png (one pixel per cell), tissue.png, tiles.csv, \
+        regions.geojson (QuPath: File → Import objects), probability.tif (open over the slide in QuPath or ASAP), summary.json.</p>
         </body>
         </html>
 

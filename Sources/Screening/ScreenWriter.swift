@@ -2,11 +2,33 @@ import Foundation
 import Imaging
 import Slides
 
+/// What a screen writes besides its fixed files, and how regions are listed.
+public struct OutputOptions: Sendable, Codable, Equatable {
+    /// Regions with fewer cells are left out of the region list (tiles.csv keeps every cell).
+    public var minimumRegionCells = 1
+    /// Probabilities below this are not shaded on the overlay and in the viewer.
+    public var heatmapFloor = 0.1
+    /// Also write tiles.geojson: every screened cell as a QuPath tile with its probability.
+    public var tilesGeoJSON = false
+    /// Also write the zoomable viewer: viewer.html, viewer.dzi and viewer_files/.
+    public var viewer = false
+    /// µm per pixel of the viewer's most detailed level (the nearest power-of-two step of a
+    /// slide level at or finer than this).
+    public var viewerMPP = 2.0
+    public init() {}
+}
+
 /// Writes a screen's outputs into `DIR/<slide-name>/`, atomically: everything goes into a
 /// hidden temporary folder beside it, which replaces the old folder only when complete, so a
 /// screen that fails part-way leaves no half-written result.
 public enum ScreenWriter {
-    public static let files = ["summary.json", "tiles.csv", "regions.geojson", "heatmap.png", "overlay.png", "tissue.png", "thumbnail.png", "report.html"]
+    public static let files = ["summary.json", "tiles.csv", "regions.geojson", "heatmap.png", "overlay.png", "tissue.png", "thumbnail.png",
+                               "report.html", "probability.tif"]
+
+    /// The files a screen writes with `output`.
+    public static func files(_ output: OutputOptions) -> [String] {
+        files + (output.tilesGeoJSON ? ["tiles.geojson"] : []) + (output.viewer ? ["viewer.html", "viewer.dzi", "viewer_files/"] : [])
+    }
 
     /// The output folder name for a slide: its file name without the extension.
     public static func slideName(_ path: String) -> String {
@@ -15,7 +37,7 @@ public enum ScreenWriter {
     }
 
     public static func write(result: ScreenResult, slide: any Slide, model: ScreenSummary.Model, options: ScreenOptions,
-                             toolVersion: String, to directory: URL) throws -> ScreenSummary {
+                             output: OutputOptions = OutputOptions(), toolVersion: String, to directory: URL) throws -> ScreenSummary {
         let start = Date()
         let name = slideName(slide.path)
         let fm = FileManager.default
@@ -23,15 +45,19 @@ public enum ScreenWriter {
         let temp = PartialOutputs.partial(name, in: directory)
         try fm.createDirectory(at: temp, withIntermediateDirectories: true)
         do {
-            let regions = Regions.find(result)
+            let regions = Regions.find(result, minimumCells: output.minimumRegionCells)
+            let map = ProbabilityMap(grid: result.grid)
+            var outputs = files(output)
+            if map == nil { outputs.removeAll { $0 == "probability.tif" } }
             var summary = ScreenSummary.make(result: result, slide: slide, slideName: name, regions: regions, model: model,
-                                             options: options, toolVersion: toolVersion, outputs: files)
+                                             options: options, output: output, toolVersion: toolVersion, outputs: outputs)
             let subtitle = String(format: "tumour fraction %.1f%%, max p %.3f, %d region%@; model %@, stride %d",
                                   100 * summary.tumourFraction, summary.maxProbability ?? 0, regions.count,
                                   regions.count == 1 ? "" : "s", model.name, options.stride)
-            // Three independent jobs on the engine's threads: the images, the overlay, and the tables.
+            // Independent jobs on the engine's threads: the images, the overlay, the tables, and
+            // the probability map.
             let jobs = WriteJobs()
-            DispatchQueue.concurrentPerform(iterations: 3) { job in
+            DispatchQueue.concurrentPerform(iterations: 4) { job in
                 jobs.run { () throws -> Void in
                     switch job {
                     case 0:
@@ -41,17 +67,25 @@ public enum ScreenWriter {
                         try PNG.write(Renderings.heatmap(result), to: temp.appendingPathComponent("heatmap.png"))
                         try PNG.write(Renderings.thumbnail(result.mask.thumbnail, maxSize: 256), to: temp.appendingPathComponent("thumbnail.png"))
                     case 1:
-                        let overlayPNG = try PNG.encode(Renderings.overlay(result, title: name, subtitle: subtitle).raster)
+                        let overlayPNG = try PNG.encode(Renderings.overlay(result, regions: regions, floor: output.heatmapFloor,
+                                                                           title: name, subtitle: subtitle).raster)
                         try AtomicFile.write(overlayPNG, to: temp.appendingPathComponent("overlay.png"))
                         jobs.set(overlayPNG: overlayPNG)
-                    default:
+                    case 2:
                         try AtomicFile.write(text: tilesCSV(result), to: temp.appendingPathComponent("tiles.csv"))
-                        try AtomicFile.write(Regions.geoJSONBytes(regions, slideName: name, threshold: result.threshold),
-                                             to: temp.appendingPathComponent("regions.geojson"))
+                        try AtomicFile.write(QuPathGeoJSON.regions(regions, slideName: name), to: temp.appendingPathComponent("regions.geojson"))
+                        if output.tilesGeoJSON {
+                            try AtomicFile.write(QuPathGeoJSON.tiles(result, slideName: name), to: temp.appendingPathComponent("tiles.geojson"))
+                        }
+                    default:
+                        try map?.write(result, slideName: name, to: temp.appendingPathComponent("probability.tif"))
                     }
                 }
             }
             let (tissuePNG, overlayPNG) = try jobs.outcome()
+            if output.viewer {
+                try DeepZoomViewer.write(result: result, slide: slide, regions: regions, output: output, title: name, into: temp)
+            }
             try AtomicFile.write(text: Report.html(summary: summary, regions: regions, overlayPNG: overlayPNG, tissuePNG: tissuePNG),
                                  to: temp.appendingPathComponent("report.html"))
             summary.timings.writeSeconds = Date().timeIntervalSince(start)

@@ -67,18 +67,46 @@ public struct ScreenSummary: Sendable, Codable {
     public var maxProbability: Double?
     public var largestRegionMM2: Double
     public var regionCount: Int
+    /// The largest Camelyon class among the regions ("itc", "micro", "macro"), or "none".
+    public var largestLesionClass: String?
+    /// The regions in rank order (their geometry is in regions.geojson).
+    public var regions: [RegionSummary]?
     public var threshold: Double
     public var model: Model
     public var tool: [String: String]
     public var parameters: ScreenOptions
+    public var output: OutputOptions?
     public var timings: Timings
     public var outputs: [String]
+}
+
+/// A region as summary.json lists it.
+public struct RegionSummary: Sendable, Codable, Equatable {
+    public var rank: Int
+    public var score: Double
+    public var lesionClass: LesionClass
+    public var diameterMM: Double
+    public var areaMM2: Double
+    public var maxProbability: Double
+    public var meanProbability: Double
+    public var cells: Int
+    /// Level-0 pixels.
+    public var centroid: [Double]
+    public var peak: [Double]
+    public var boundingBox: [Double]
+
+    public init(_ r: Region) {
+        rank = r.id; score = r.score; lesionClass = r.lesionClass; diameterMM = r.diameterMM; areaMM2 = r.areaMM2
+        maxProbability = r.maxProbability; meanProbability = r.meanProbability; cells = r.cells.count
+        centroid = r.centroid; peak = r.peak; boundingBox = r.boundingBox
+    }
 }
 
 extension ScreenSummary {
     /// Builds the summary; `writeSeconds` is filled in by the writer.
     public static func make(result: ScreenResult, slide: any Slide, slideName: String, regions: [Region], model: Model,
-                            options: ScreenOptions, toolVersion: String, outputs: [String]) -> ScreenSummary {
+                            options: ScreenOptions, output: OutputOptions = OutputOptions(), toolVersion: String,
+                            outputs: [String]) -> ScreenSummary {
         let grid = result.grid
         var tissueArea = 0.0, positiveArea = 0.0, positives = 0, screened = 0
         var maxP: Double?
@@ -103,8 +131,9 @@ extension ScreenSummary {
                                       cellHeightLevel0: c.height),
             tumourFraction: tissueArea > 0 ? positiveArea / tissueArea : 0, tissueAreaMM2: tissueArea, positiveAreaMM2: positiveArea,
             maxProbability: maxP, largestRegionMM2: regions.map(\.areaMM2).max() ?? 0, regionCount: regions.count,
+            largestLesionClass: regions.map(\.lesionClass).max()?.rawValue ?? "none", regions: regions.map(RegionSummary.init),
             threshold: result.threshold, model: model, tool: ["name": "histoscreen", "version": toolVersion],
-            parameters: options,
+            parameters: options, output: output,
             timings: Timings(tissueSeconds: result.tissueSeconds, readSeconds: result.readSeconds, readCPUSeconds: result.readCPUSeconds,
                              inferenceSeconds: result.inferenceSeconds, writeSeconds: 0,
                              totalSeconds: result.totalSeconds, tilesPerSecond: tilesPerSecond),

@@ -112,12 +112,15 @@ public final class Triage: @unchecked Sendable {  // immutable; Screener is safe
     public let screener: Screener
     public let model: ScreenSummary.Model
     public let options: ScreenOptions
+    public let output: OutputOptions
     public let toolVersion: String
 
-    public init(screener: Screener, model: ScreenSummary.Model, options: ScreenOptions, toolVersion: String) {
+    public init(screener: Screener, model: ScreenSummary.Model, options: ScreenOptions, output: OutputOptions = OutputOptions(),
+                toolVersion: String) {
         self.screener = screener
         self.model = model
         self.options = options
+        self.output = output
         self.toolVersion = toolVersion
     }
 
@@ -140,7 +143,8 @@ public final class Triage: @unchecked Sendable {  // immutable; Screener is safe
         guard let data = FileManager.default.contents(atPath: url.path),
               let summary = try? JSONDecoder().decode(ScreenSummary.self, from: data), summary.status == "ok" else { return nil }
         let hash = slide.metadata.quickHash1 ?? SHA256.hex(fileAt: URL(fileURLWithPath: slide.path)) ?? ""
-        guard summary.slide.hash == hash, summary.model.sha256 == model.sha256, summary.parameters == options else { return nil }
+        guard summary.slide.hash == hash, summary.model.sha256 == model.sha256, summary.parameters == options,
+              (summary.output ?? OutputOptions()) == output else { return nil }
         return summary
     }
 
@@ -155,7 +159,7 @@ public final class Triage: @unchecked Sendable {  // immutable; Screener is safe
                 return TriageOutcome(slide: path, name: name, status: .skipped, summary: summary)
             }
             let result = try screener.screen(slide, options: options, progress: progress)
-            let summary = try ScreenWriter.write(result: result, slide: slide, model: model, options: options,
+            let summary = try ScreenWriter.write(result: result, slide: slide, model: model, options: options, output: output,
                                                  toolVersion: toolVersion, to: directory)
             return TriageOutcome(slide: path, name: name, status: .screened, summary: summary)
         } catch {

@@ -27,9 +27,13 @@ public struct PyramidalTIFFWriter: Sendable {
     /// µm per level-0 pixel, written as XResolution/YResolution; nil writes no resolution.
     public var micronsPerPixel: (x: Double, y: Double)?
     public var imageDescription: String?
+    /// 3 for RGB, or 1 for 8-bit grey (black is 0; deflate only).
+    public var channels: Int
 
     public init(sizeLevel0: PixelSize, levelCount: Int = 1, tileSize: Int = 256, compression: Compression = .deflate,
-                micronsPerPixel: (x: Double, y: Double)? = nil, imageDescription: String? = nil) {
+                micronsPerPixel: (x: Double, y: Double)? = nil, imageDescription: String? = nil, channels: Int = 3) {
+        precondition(channels == 3 || (channels == 1 && compression == .deflate),
+                     "PyramidalTIFFWriter: \(channels) channels with \(compression); grey images are deflate-compressed")
         precondition(sizeLevel0.width > 0 && sizeLevel0.height > 0, "PyramidalTIFFWriter: empty size \(sizeLevel0)")
         precondition(levelCount >= 1, "PyramidalTIFFWriter: levelCount \(levelCount) must be at least 1")
         precondition(tileSize > 0 && tileSize % 16 == 0, "PyramidalTIFFWriter: tileSize \(tileSize) must be a multiple of 16")
@@ -42,6 +46,7 @@ public struct PyramidalTIFFWriter: Sendable {
         self.compression = compression
         self.micronsPerPixel = micronsPerPixel
         self.imageDescription = imageDescription
+        self.channels = channels
     }
 
     /// The size of `level`: level 0 halved `level` times, rounding up.
@@ -62,14 +67,16 @@ public struct PyramidalTIFFWriter: Sendable {
     /// Writes the file atomically (to a temporary beside `url`, then renamed).
     ///
     /// - Parameter tile: returns the RGB pixels of the rectangle at `originAtLevel` of
-    ///   `sizeAtLevel` (clipped to the level, so edge tiles are smaller) of `level`.
+    ///   `sizeAtLevel` (clipped to the level, so edge tiles are smaller) of `level`, with
+    ///   `channels` channels.
     public func write(
         to url: URL,
         tile: (_ level: Int, _ originAtLevel: PixelPoint, _ sizeAtLevel: PixelSize) throws -> Raster
     ) throws {
         let temp = AtomicFile.temporaryURL(besides: url)
         // BigTIFF once the raw pixels pass 2 GiB, so offsets cannot overflow.
-        let big = sizeLevel0.width * sizeLevel0.height * 3 > Int(Int32.max)
+        let big = sizeLevel0.width * sizeLevel0.height * channels > Int(Int32.max)
+        let channels = channels
         guard let tif = TIFFImage.open(temp.path, mode: big ? "w8" : "w") else {
             throw SlideError.unwritable(path: url.displayPath, reason: TIFFImage.lastError(default: "cannot create file"))
         }
@@ -85,22 +92,22 @@ public struct PyramidalTIFFWriter: Sendable {
             let size = sizeAtLevel(level)
             let tileSize = tileSize(atLevel: level)
             try setTags(tif, size: size, level: level, tileSize: tileSize, fail: fail)
-            var buffer = [UInt8](repeating: 0, count: tileSize * tileSize * 3)
+            var buffer = [UInt8](repeating: 0, count: tileSize * tileSize * channels)
             for ty in stride(from: 0, to: size.height, by: tileSize) {
                 for tx in stride(from: 0, to: size.width, by: tileSize) {
                     let w = min(tileSize, size.width - tx), h = min(tileSize, size.height - ty)
                     let pixels = try tile(level, PixelPoint(x: tx, y: ty), PixelSize(width: w, height: h))
-                    precondition(pixels.width == w && pixels.height == h && pixels.channels == 3,
+                    precondition(pixels.width == w && pixels.height == h && pixels.channels == channels,
                                  "PyramidalTIFFWriter: tile closure returned \(pixels.width)×\(pixels.height)×"
-                                 + "\(pixels.channels) for a \(w)×\(h)×3 tile")
+                                 + "\(pixels.channels) for a \(w)×\(h)×\(channels) tile")
                     // TIFF tiles are always full size; pad edge tiles by repeating the last
                     // column and row, which compresses well and keeps JPEG edges clean.
                     for y in 0..<tileSize {
                         let sy = min(y, h - 1)
                         for x in 0..<tileSize {
                             let sx = min(x, w - 1)
-                            let s = (sy * w + sx) * 3, d = (y * tileSize + x) * 3
-                            buffer[d] = pixels.pixels[s]; buffer[d + 1] = pixels.pixels[s + 1]; buffer[d + 2] = pixels.pixels[s + 2]
+                            let s = (sy * w + sx) * channels, d = (y * tileSize + x) * channels
+                            for c in 0..<channels { buffer[d + c] = pixels.pixels[s + c] }
                         }
                     }
                     let index = TIFFComputeTile(tif, UInt32(tx), UInt32(ty), 0, 0)
@@ -128,7 +135,7 @@ public struct PyramidalTIFFWriter: Sendable {
         ok = ok && hs_tiff_set_u32(tif, UInt32(TIFFTAG_TILEWIDTH), UInt32(tileSize)) != 0
         ok = ok && hs_tiff_set_u32(tif, UInt32(TIFFTAG_TILELENGTH), UInt32(tileSize)) != 0
         ok = ok && hs_tiff_set_u16(tif, UInt32(TIFFTAG_BITSPERSAMPLE), 8) != 0
-        ok = ok && hs_tiff_set_u16(tif, UInt32(TIFFTAG_SAMPLESPERPIXEL), 3) != 0
+        ok = ok && hs_tiff_set_u16(tif, UInt32(TIFFTAG_SAMPLESPERPIXEL), UInt16(channels)) != 0
         ok = ok && hs_tiff_set_u16(tif, UInt32(TIFFTAG_PLANARCONFIG), UInt16(PLANARCONFIG_CONTIG)) != 0
         if level > 0 {
             ok = ok && hs_tiff_set_u32(tif, UInt32(TIFFTAG_SUBFILETYPE), UInt32(FILETYPE_REDUCEDIMAGE)) != 0
@@ -136,7 +143,7 @@ public struct PyramidalTIFFWriter: Sendable {
         switch compression {
         case .deflate:
             ok = ok && hs_tiff_set_u16(tif, UInt32(TIFFTAG_COMPRESSION), UInt16(COMPRESSION_ADOBE_DEFLATE)) != 0
-            ok = ok && hs_tiff_set_u16(tif, UInt32(TIFFTAG_PHOTOMETRIC), UInt16(PHOTOMETRIC_RGB)) != 0
+            ok = ok && hs_tiff_set_u16(tif, UInt32(TIFFTAG_PHOTOMETRIC), UInt16(channels == 1 ? PHOTOMETRIC_MINISBLACK : PHOTOMETRIC_RGB)) != 0
             ok = ok && hs_tiff_set_u16(tif, UInt32(TIFFTAG_PREDICTOR), UInt16(PREDICTOR_HORIZONTAL)) != 0
         case let .jpeg(quality):
             precondition((1...100).contains(quality), "PyramidalTIFFWriter: JPEG quality \(quality) is outside 1...100")

@@ -11,7 +11,9 @@ struct Screen: ParsableCommand {
         discussion: """
             For each slide: finds the tissue, cuts it into 96×96-pixel windows at the model's µm per pixel, \
             runs the classifier, and writes into DIR/<slide-name>/: heatmap.png, overlay.png, tissue.png, tiles.csv, \
-            regions.geojson (QuPath), summary.json and report.html. Slides are screened one after another; one that \
+            regions.geojson (QuPath annotations, ranked by lesion score), probability.tif (a pyramidal map in the slide's \
+            frame for QuPath and ASAP), summary.json and report.html; with --tiles-geojson also tiles.geojson (QuPath \
+            tiles for measurement maps), and with --viewer a zoomable viewer.html. Slides are screened one after another; one that \
             fails is reported and the rest still run (exit status 1 if any failed). With --json the summary is \
             printed to stdout (an array when several slides are given).
             """
@@ -62,15 +64,16 @@ struct Screen: ParsableCommand {
                     progress.update(label, done: done, total: total,
                                     detail: String(format: "tiles  %.0f tiles/s  ETA %@", rate, formatDuration(eta)))
                 }
+                if screening.viewer { progress.update(label, done: 1, total: 1, detail: "writing outputs and the viewer", force: true) }
                 let summary = try ScreenWriter.write(result: result, slide: slide, model: modelInfo, options: options,
-                                                     toolVersion: histoScreenVersion, to: outURL)
+                                                     output: screening.outputOptions, toolVersion: histoScreenVersion, to: outURL)
                 summaries.append(summary)
                 progress.finish()
                 if !json {
-                    print(String(format: "%@: %d tiles with tissue, %d positive; tumour fraction %.1f%%, max p %.3f, %d region%@ (largest %.3f mm²); %.1f s → %@",
+                    print(String(format: "%@: %d tiles with tissue, %d positive; tumour fraction %.1f%%, max p %.3f, %d region%@ (largest %.3f mm², largest class %@); %.1f s → %@",
                                  path, summary.tiles.withTissue, summary.tiles.positive, 100 * summary.tumourFraction,
                                  summary.maxProbability ?? 0, summary.regionCount, summary.regionCount == 1 ? "" : "s",
-                                 summary.largestRegionMM2, summary.timings.totalSeconds,
+                                 summary.largestRegionMM2, summary.largestLesionClass ?? "none", summary.timings.totalSeconds,
                                  outURL.appendingPathComponent(summary.slide.name).relativePath + "/"))
                 }
             } catch {

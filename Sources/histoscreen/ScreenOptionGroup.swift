@@ -32,6 +32,21 @@ struct ScreenOptionGroup: ParsableArguments {
     @Flag(help: "Screen slides that need more than \(Screener.defaultCellLimit) cells.")
     var force = false
 
+    @Option(parsing: .unconditional, help: "Leave regions of fewer cells out of the region list (tiles.csv keeps every cell).")
+    var minRegionCells = 1
+
+    @Option(parsing: .unconditional, help: "Probabilities below this are not shaded on the overlay and in the viewer (0–1).")
+    var heatmapFloor = 0.1
+
+    @Flag(help: "Also write tiles.geojson: every screened cell as a QuPath tile with its probability (for measurement maps).")
+    var tilesGeojson = false
+
+    @Flag(help: "Also write a zoomable viewer: viewer.html with a DeepZoom pyramid of the slide and heatmap.")
+    var viewer = false
+
+    @Option(parsing: .unconditional, help: "µm per pixel of the viewer's most detailed level (0.25–16).")
+    var viewerMpp = 2.0
+
     /// 4,096 windows of 96 × 96 × 3 floats are 450 MB of input; larger batches gain nothing.
     static let maximumBatch = 4096
 
@@ -47,6 +62,9 @@ struct ScreenOptionGroup: ParsableArguments {
             throw ValidationError("--mpp \(mpp) is outside \(Screener.plausibleMPP.lowerBound)–\(Screener.plausibleMPP.upperBound) µm per pixel "
                                   + "(about 0.25 for a 40× scan, 0.5 for 20×)")
         }
+        guard minRegionCells >= 1 else { throw ValidationError("--min-region-cells must be at least 1") }
+        guard (0...1).contains(heatmapFloor) else { throw ValidationError("--heatmap-floor must be between 0 and 1") }
+        guard (0.25...16).contains(viewerMpp) else { throw ValidationError("--viewer-mpp must be between 0.25 and 16 µm per pixel") }
         guard (1...Self.maximumBatch).contains(batch) else { throw ValidationError("--batch must be between 1 and \(Self.maximumBatch)") }
     }
 
@@ -59,6 +77,16 @@ struct ScreenOptionGroup: ParsableArguments {
         options.minimumTissue = minTissue
         options.batchSize = batch
         return options
+    }
+
+    var outputOptions: OutputOptions {
+        var output = OutputOptions()
+        output.minimumRegionCells = minRegionCells
+        output.heatmapFloor = heatmapFloor
+        output.tilesGeoJSON = tilesGeojson
+        output.viewer = viewer
+        output.viewerMPP = viewerMpp
+        return output
     }
 
     /// A screener for `bundle` with this command's cell limit.

@@ -61,7 +61,7 @@ struct TriageCommand: ParsableCommand {
         let workers = min(jobs, max(1, slides.count))
         Threading.threadCount = max(1, Threading.threadCount / workers)
         let triage = Triage(screener: screening.screener(model.bundle), model: model.info, options: options,
-                            toolVersion: histoScreenVersion)
+                            output: screening.outputOptions, toolVersion: histoScreenVersion)
         let progress = ProgressBar(enabled: !quiet)
         if !quiet {
             progress.message("triage: \(slides.count) slide\(slides.count == 1 ? "" : "s")\(part.count > 1 ? " in shard \(part)" : "") → \(out)")

@@ -114,20 +114,18 @@ import _TestSupport
         }
         #expect(near(regions[0].rings, [[[256, 160], [320, 160], [320, 224], [256, 224], [256, 160]]]), "\(regions[0].rings)")
         #expect(abs(regions[0].centroid[0] - 288) < 1e-3 && abs(regions[0].centroid[1] - 192) < 1e-3)
-        let geo = Regions.geoJSON(regions, slideName: "regions", threshold: 0.5)
-        let data = try JSONSerialization.data(withJSONObject: geo)
-        let back = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
-        #expect(back["type"] as? String == "FeatureCollection")
-        let features = try #require(back["features"] as? [[String: Any]])
-        let properties = try #require(features[0]["properties"] as? [String: Any])
-        #expect((properties["classification"] as? [String: Any])?["name"] as? String == "Tumor")
-        // The file is written by a direct writer; it must parse to the same object, including a
-        // slide name that needs escaping.
+        // The direct writer escapes names and parses back to the regions' numbers.
         for name in ["regions", "a \"quoted\" \\ name\twith µm"] {
-            let written = try #require(try JSONSerialization.jsonObject(with: Data(Regions.geoJSONBytes(regions, slideName: name, threshold: 0.5))) as? NSDictionary)
-            let reference = try #require(try JSONSerialization.jsonObject(with: JSONSerialization.data(
-                withJSONObject: Regions.geoJSON(regions, slideName: name, threshold: 0.5))) as? NSDictionary)
-            #expect(written == reference)
+            let back = try #require(try JSONSerialization.jsonObject(with: Data(QuPathGeoJSON.regions(regions, slideName: name))) as? [String: Any])
+            #expect(back["type"] as? String == "FeatureCollection")
+            let features = try #require(back["features"] as? [[String: Any]])
+            #expect(features.count == 2)
+            let properties = try #require(features[0]["properties"] as? [String: Any])
+            #expect((properties["classification"] as? [String: Any])?["name"] as? String == "Tumor")
+            let measurements = try #require(properties["measurements"] as? [String: Double])
+            #expect(measurements["Rank"] == 1 && abs(measurements["Area mm^2"]! / regions[0].areaMM2 - 1) < 1e-12 && measurements["Cells"] == 4)
+            let rings = try #require((features[0]["geometry"] as? [String: Any])?["coordinates"] as? [[[Double]]])
+            #expect(near(rings, regions[0].rings))
         }
     }
 
