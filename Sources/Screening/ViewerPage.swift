@@ -264,6 +264,7 @@ extension DeepZoomViewer {
             tiles: imgs.length, tilesAtLevel: imgs.filter(i => +i.dataset.level === currentLevel()).length,
             loaded: imgs.filter(i => i.dataset.state === "loaded").length, failed: imgs.filter(i => i.dataset.state === "failed").length,
             tip: tip.style.display === "block" ? tip.textContent : null, outlines: S.outlines,
+            viewLeft: view.getBoundingClientRect().left, viewTop: view.getBoundingClientRect().top,
             viewWidth: view.clientWidth, viewHeight: view.clientHeight
           });
           document.body.dataset.settled = "true";
