@@ -6,8 +6,8 @@ import _TestSupport
 @Suite struct MainJobTests {
     @Test func screensTheSampleSlideWithTheBundledModel() throws {
         let dir = TemporaryDirectory()
-        let result = try CLI.run(["screen", TestPaths.cmuSlide.path, "--out", dir.file("out").path, "--json", "--quiet"],
-                                 in: TestPaths.repositoryRoot)
+        let result = try CLI.run(["screen", TestPaths.cmuSlide.path, "--out", dir.file("out").path, "--stride", "32", "--viewer",
+                                  "--json", "--quiet"], in: TestPaths.repositoryRoot)
         #expect(result.status == 0, "\(result.stderr)")
         let s = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
         let model = try #require(s["model"] as? [String: Any])
@@ -18,7 +18,11 @@ import _TestSupport
         #expect(slide["mppX"] as? Double == 0.499)
         let tiles = try #require(s["tiles"] as? [String: Any])
         #expect((tiles["withTissue"] as? Int ?? 0) > 20)
-        #expect(FileManager.default.fileExists(atPath: dir.file("out/CMU-1-Small-Region/report.html").path))
+        for file in ["report.html", "probability.tif", "regions.geojson", "viewer.html", "viewer.dzi", "viewer_files/0/0_0.jpg"] {
+            #expect(FileManager.default.fileExists(atPath: dir.file("out/CMU-1-Small-Region/\(file)").path), "\(file)")
+        }
+        #expect(s["largestLesionClass"] is String)
+        #expect((s["regions"] as? [[String: Any]])?.count == s["regionCount"] as? Int)
     }
 
     @Test func bundledModelRecordsItsProvenance() throws {
