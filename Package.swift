@@ -74,9 +74,9 @@ let tests: [Target] = [
 // a shared library with coverage instrumentation that defines LLVMFuzzerTestOneInput, linked
 // against libFuzzer's main by the script.
 
-let fuzzNames = ["FuzzSafetensors", "FuzzModelJSON", "FuzzDatasetCSV", "FuzzSlide"]
+let fuzzNames = ["FuzzSafetensors", "FuzzModelJSON", "FuzzDatasetCSV", "FuzzSlide", "FuzzAnnotations"]
 let fuzzTargets: [Target] = fuzzNames.map { name in
-    .target(name: name, dependencies: ["Neural", "Training", "Slides", "Imaging"], path: "Fuzz/\(name)")
+    .target(name: name, dependencies: ["Neural", "Training", "Slides", "Imaging", "Screening"], path: "Fuzz/\(name)")
 }
 let fuzzing = Context.environment["HISTOSCREEN_FUZZ"] != nil
 

@@ -16,18 +16,26 @@ Exit codes: 0 a result, 1 an error about an input, 2 a triage that screened noth
 
     python3 Scripts/make_bad_inputs.py
 """
-import json, pathlib, struct, zlib
+import json, pathlib, shutil, struct, zlib
 
 root = pathlib.Path(__file__).resolve().parent.parent
 out = root / "Tests/Fixtures/bad-inputs"
 files = out / "files"
 files.mkdir(parents=True, exist_ok=True)
 for old in files.iterdir():
-    old.unlink()
+    shutil.rmtree(old) if old.is_dir() else old.unlink()
 
 
 def write(name, data):
     (files / name).write_bytes(data if isinstance(data, bytes) else data.encode())
+    return "{file:%s}" % name
+
+
+def write_folder(name, contents):
+    """A folder of files (a screen's result folder); {file:NAME} is its path."""
+    (files / name).mkdir()
+    for file, data in contents.items():
+        (files / name / file).write_bytes(data if isinstance(data, bytes) else data.encode())
     return "{file:%s}" % name
 
 
@@ -216,6 +224,67 @@ case("train without data", ["train", "--out", "{tmp}/m.hsmodel"], 64, "give the 
 case("calibrate without data", ["calibrate", "{model}"], 64, "give --manifest or --val-data")
 case("calibrate --sensitivity 1.5", ["calibrate", "{model}", "--val-data", "{mini}", "--sensitivity", "1.5"], 64, "--sensitivity must lie")
 case("calibrate --default-point best", ["calibrate", "{model}", "--val-data", "{mini}", "--default-point", "best"], 64, "--default-point")
+
+# Screen output options.
+for option, value, message in [
+    ("--min-region-cells", "0", "--min-region-cells must be at least 1"), ("--min-region-cells", "abc", "--min-region-cells"),
+    ("--heatmap-floor", "2", "--heatmap-floor must be between 0 and 1"), ("--heatmap-floor", "nan", "--heatmap-floor must be between 0 and 1"),
+    ("--viewer-mpp", "0", "--viewer-mpp must be between"), ("--viewer-mpp", "100", "--viewer-mpp must be between"),
+    ("--viewer-mpp", "nan", "--viewer-mpp must be between"),
+]:
+    case(f"screen {option} {value}", screen + [option, value], 64, message)
+
+# evaluate-slide: results and annotations. A screen result of a 192 x 96-pixel slide at
+# 0.972 um/px and stride 96 (two cells), as summary.json and tiles.csv.
+def summary(mpp=0.972):
+    return json.dumps({
+        "status": "ok",
+        "slide": {"path": "s.tif", "name": "s", "hash": "0", "hashAlgorithm": "sha256", "format": "tiff", "widthLevel0": 192,
+                  "heightLevel0": 96, "mppX": mpp, "mppY": mpp, "mppSource": "user", "levelUsed": 0, "levelDownsample": 1},
+        "tiles": {"total": 2, "withTissue": 2, "positive": 1, "cellWidthLevel0": 96, "cellHeightLevel0": 96},
+        "tumourFraction": 0.5, "tissueAreaMM2": 0.017, "positiveAreaMM2": 0.009, "maxProbability": 0.9, "largestRegionMM2": 0.009,
+        "regionCount": 1, "threshold": 0.5,
+        "model": {"name": "m", "path": "m", "sha256": "0", "architecture": "x", "micronsPerPixel": 0.972},
+        "tool": {"name": "histoscreen", "version": "0"},
+        "parameters": {"stride": 96, "testTimeAugmentation": False, "minimumTissue": 0.5, "batchSize": 64},
+        "timings": {"tissueSeconds": 0, "readSeconds": 0, "inferenceSeconds": 0, "writeSeconds": 0, "totalSeconds": 0, "tilesPerSecond": 0},
+        "outputs": [],
+    })
+
+
+header = "x,y,width,height,row,column,tissue_fraction,probability\n"
+tiles_ok = header + "0,0,96,96,0,0,1.0000,0.900000\n96,0,96,96,0,1,1.0000,0.100000\n"
+result_ok = write_folder("result-ok", {"summary.json": summary(), "tiles.csv": tiles_ok})
+truth_ok = write("truth-ok.geojson", json.dumps({"type": "Polygon", "coordinates": [[[0, 0], [96, 0], [96, 96], [0, 96], [0, 0]]]}))
+evaluate_slide = ["evaluate-slide", result_ok, "--truth"]
+for name, folder, message in [
+    ("summary not JSON", {"summary.json": "{", "tiles.csv": tiles_ok}, "is not a HistoScreen summary"),
+    ("summary implausible resolution", {"summary.json": summary(mpp=0), "tiles.csv": tiles_ok}, "implausible slide size, resolution or stride"),
+    ("tiles.csv missing", {"summary.json": summary()}, "tiles.csv: cannot be read"),
+    ("tiles.csv foreign", {"summary.json": summary(), "tiles.csv": "a,b\n1,2\n"}, "is not a HistoScreen tiles.csv"),
+    ("tiles.csv cell outside the grid", {"summary.json": summary(), "tiles.csv": header + "0,0,96,96,5,0,1.0,0.9\n"}, "line 2 is not a cell"),
+    ("tiles.csv probability 2", {"summary.json": summary(), "tiles.csv": header + "0,0,96,96,0,0,1.0,2\n"}, "line 2 is not a cell"),
+    ("tiles.csv short line", {"summary.json": summary(), "tiles.csv": header + "0,0,96\n"}, "line 2 is not a cell"),
+]:
+    safe = name.replace(" ", "-").replace(".", "-")
+    case(f"evaluate-slide {name}", ["evaluate-slide", write_folder(f"result-{safe}", folder), "--truth", truth_ok], 1, message)
+for name, text, message in [
+    ("not JSON or XML", "tumour at the top left", "neither JSON nor XML"),
+    ("JSON but not GeoJSON", "42", "is JSON but not GeoJSON"),
+    ("ring of two points", '{"type": "Polygon", "coordinates": [[[0, 0], [1, 1]]]}', "rings of at least 3"),
+    ("ring of strings", '{"type": "Polygon", "coordinates": [[["a", "b"], [1, 1], [2, 2]]]}', "rings of at least 3"),
+    ("MultiPolygon without coordinates", '{"type": "MultiPolygon"}', "MultiPolygon without coordinates"),
+    ("XML not well formed", "<ASAP_Annotations><Annotations>", "is not well-formed XML"),
+    ("XML coordinate not numeric", '<ASAP_Annotations><Annotations><Annotation Type="Polygon" PartOfGroup="Tumor"><Coordinates>'
+     '<Coordinate Order="0" X="a" Y="1"/></Coordinates></Annotation></Annotations></ASAP_Annotations>', "a Coordinate without numeric X and Y"),
+]:
+    safe = name.replace(" ", "-")
+    case(f"evaluate-slide truth {name}", evaluate_slide + [write(f"truth-{safe}.geojson", text)], 1, message)
+case("evaluate-slide truth missing", evaluate_slide + ["{tmp}/none.geojson"], 1, "none.geojson: no such file or folder")
+case("evaluate-slide of a missing folder", ["evaluate-slide", "{tmp}/none", "--truth", truth_ok], 1, "none: not a folder")
+case("evaluate-slide of a folder without results", ["evaluate-slide", "{tmp}", "--truth", truth_ok], 1, "holds no screen results")
+case("evaluate-slide --threshold 2", evaluate_slide + [truth_ok, "--threshold", "2"], 64, "--threshold must be between 0 and 1")
+case("evaluate-slide --resamples 0", evaluate_slide + [truth_ok, "--resamples", "0"], 64, "--resamples must be between")
 
 # Worklists and triage.
 case("worklist of a missing folder", ["worklist", "{tmp}/none"], 1, "none")

@@ -233,7 +233,8 @@ public enum LesionEvaluation {
             let a = curve[k], b = curve[k + 1]
             return b[0] > a[0] ? a[1] + (b[1] - a[1]) * (rate - a[0]) / (b[0] - a[0]) : a[1]
         }
-        let sensitivities = frocRates.map(interpolate)
+        // Without a lesion to find, sensitivity is undefined (NaN), not zero.
+        let sensitivities = total == 0 ? frocRates.map { _ in Double.nan } : frocRates.map(interpolate)
         return FROC(falsePositivesPerSlide: frocRates, sensitivities: sensitivities,
                     score: sensitivities.reduce(0, +) / Double(sensitivities.count), curve: curve, lesions: total)
     }

@@ -1,7 +1,4 @@
 import Foundation
-#if canImport(FoundationXML)
-import FoundationXML
-#endif
 
 /// Ground-truth tumour annotations of one slide, in level-0 pixels: lesions as polygons
 /// (outline first, then holes), and exclusions (areas inside lesions that are not tumour, as
@@ -40,7 +37,7 @@ public struct TruthAnnotations: Sendable {
 
     static func geoJSON(_ data: Data, path: String, className: String?) throws(ReadError) -> TruthAnnotations {
         let object: Any
-        do { object = try JSONSerialization.jsonObject(with: data) } catch {
+        do { object = try JSONSerialization.jsonObject(with: data, options: .fragmentsAllowed) } catch {
             throw ReadError(path: path, problem: "is neither JSON nor XML: \((error as NSError).localizedDescription)")
         }
         var lesions: [Polygon] = []
@@ -92,38 +89,35 @@ public struct TruthAnnotations: Sendable {
     }
 
     static func asapXML(_ data: Data, path: String, className: String?) throws(ReadError) -> TruthAnnotations {
-        final class Reader: NSObject, XMLParserDelegate {
-            var annotations: [(group: String, type: String, points: [(Int, Double, Double)])] = []
-            var current: (group: String, type: String, points: [(Int, Double, Double)])?
-            var problem: String?
-            func parser(_ parser: XMLParser, didStartElement element: String, namespaceURI: String?, qualifiedName: String?,
-                        attributes: [String: String] = [:]) {
-                switch element {
-                case "Annotation":
-                    current = (attributes["PartOfGroup"] ?? "", attributes["Type"] ?? "Polygon", [])
-                case "Coordinate":
-                    guard let x = attributes["X"].flatMap({ Double($0.replacingOccurrences(of: ",", with: ".")) }),
-                          let y = attributes["Y"].flatMap({ Double($0.replacingOccurrences(of: ",", with: ".")) }), x.isFinite, y.isFinite else {
-                        problem = problem ?? "a Coordinate without numeric X and Y (line \(parser.lineNumber))"
-                        return
+        guard String(data: data, encoding: .utf8) != nil else { throw ReadError(path: path, problem: "is XML but not valid UTF-8 text") }
+        var annotations: [(group: String, type: String, points: [(Int, Double, Double)])] = []
+        var current: (group: String, type: String, points: [(Int, Double, Double)])?
+        var problem: String?
+        do {
+            try MiniXML.scan(Array(data)) { event in
+                switch event {
+                case let .start(element, attributes, line):
+                    if element == "Annotation" {
+                        current = (attributes["PartOfGroup"] ?? "", attributes["Type"] ?? "Polygon", [])
+                    } else if element == "Coordinate" {
+                        guard let x = attributes["X"].flatMap({ Double($0.replacingOccurrences(of: ",", with: ".")) }),
+                              let y = attributes["Y"].flatMap({ Double($0.replacingOccurrences(of: ",", with: ".")) }), x.isFinite, y.isFinite else {
+                            problem = problem ?? "a Coordinate without numeric X and Y (line \(line))"
+                            return
+                        }
+                        let order = Int(attributes["Order"] ?? "") ?? (current?.points.count ?? 0)
+                        current?.points.append((order, x, y))
                     }
-                    current?.points.append((Int(attributes["Order"] ?? "") ?? (current?.points.count ?? 0), x, y))
-                default: break
+                case let .end(element):
+                    if element == "Annotation", let c = current { annotations.append(c); current = nil }
                 }
             }
-            func parser(_ parser: XMLParser, didEndElement element: String, namespaceURI: String?, qualifiedName: String?) {
-                if element == "Annotation", let c = current { annotations.append(c); current = nil }
-            }
+        } catch {
+            throw ReadError(path: path, problem: "is not well-formed XML: \(error.problem)")
         }
-        let reader = Reader()
-        let parser = XMLParser(data: data)
-        parser.delegate = reader
-        guard parser.parse() else {
-            throw ReadError(path: path, problem: "is not well-formed XML: \(parser.parserError.map { ($0 as NSError).localizedDescription } ?? "parse error") (line \(parser.lineNumber))")
-        }
-        if let problem = reader.problem { throw ReadError(path: path, problem: problem) }
+        if let problem { throw ReadError(path: path, problem: problem) }
         var lesions: [Polygon] = [], exclusions: [Polygon] = []
-        for a in reader.annotations where ["polygon", "spline", "rectangle"].contains(a.type.lowercased()) && a.points.count >= 3 {
+        for a in annotations where ["polygon", "spline", "rectangle"].contains(a.type.lowercased()) && a.points.count >= 3 {
             var ring = a.points.sorted { $0.0 < $1.0 }.map { [$0.1, $0.2] }
             if ring.first! != ring.last! { ring.append(ring[0]) }
             let group = a.group.lowercased()
@@ -134,6 +128,138 @@ public struct TruthAnnotations: Sendable {
             }
         }
         return TruthAnnotations(lesions: lesions, exclusions: exclusions)
+    }
+}
+
+/// A strict scanner for the XML that annotation files use: elements, attributes in single or
+/// double quotes with the five predefined entities and character references, comments,
+/// processing instructions, CDATA and a DOCTYPE without an internal subset. It checks that
+/// elements nest and close. (Foundation's XMLParser on Linux traps on some malformed input,
+/// which fuzzing found.)
+enum MiniXML {
+    enum Event {
+        case start(String, [String: String], line: Int)
+        case end(String)
+    }
+
+    struct Failure: Error { var problem: String }
+
+    static func scan(_ b: [UInt8], _ handle: (Event) -> Void) throws(Failure) {
+        var i = 0, line = 1, stack: [String] = [], sawRoot = false
+        func fail(_ what: String) -> Failure { Failure(problem: "\(what) (line \(line))") }
+        func at(_ text: String) -> Bool {
+            let t = Array(text.utf8)
+            return i + t.count <= b.count && Array(b[i..<(i + t.count)]) == t
+        }
+        func skip(to end: String, _ what: String) throws(Failure) {
+            let t = Array(end.utf8)
+            while i + t.count <= b.count {
+                if Array(b[i..<(i + t.count)]) == t { i += t.count; return }
+                if b[i] == 10 { line += 1 }
+                i += 1
+            }
+            throw fail("unterminated \(what)")
+        }
+        func isSpace(_ c: UInt8) -> Bool { c == 32 || c == 9 || c == 10 || c == 13 }
+        func skipSpace() { while i < b.count && isSpace(b[i]) { if b[i] == 10 { line += 1 }; i += 1 } }
+        func name() throws(Failure) -> String {
+            let start = i
+            while i < b.count && !isSpace(b[i]) && ![UInt8(ascii: "/"), UInt8(ascii: ">"), UInt8(ascii: "="), UInt8(ascii: "<")].contains(b[i]) { i += 1 }
+            guard i > start else { throw fail("a tag without a name") }
+            return String(decoding: b[start..<i], as: UTF8.self)
+        }
+        func decode(_ raw: ArraySlice<UInt8>) throws(Failure) -> String {
+            let text = String(decoding: raw, as: UTF8.self)
+            guard text.contains("&") else { return text }
+            var out = "", rest = Substring(text)
+            while let amp = rest.firstIndex(of: "&") {
+                out += rest[..<amp]
+                guard let semi = rest[amp...].firstIndex(of: ";") else { throw fail("an unterminated entity in an attribute") }
+                let entity = rest[rest.index(after: amp)..<semi]
+                switch entity {
+                case "amp": out += "&"
+                case "lt": out += "<"
+                case "gt": out += ">"
+                case "quot": out += "\""
+                case "apos": out += "'"
+                default:
+                    let hex = entity.hasPrefix("#x"), number = entity.hasPrefix("#") ? entity.dropFirst(hex ? 2 : 1) : ""
+                    guard let code = UInt32(number, radix: hex ? 16 : 10), let scalar = Unicode.Scalar(code) else {
+                        throw fail("an unknown entity &\(entity.prefix(20));")
+                    }
+                    out.unicodeScalars.append(scalar)
+                }
+                rest = rest[rest.index(after: semi)...]
+            }
+            return out + rest
+        }
+        while i < b.count {
+            guard b[i] == UInt8(ascii: "<") else {
+                if b[i] == 10 { line += 1 }
+                if !isSpace(b[i]) && stack.isEmpty { throw fail(sawRoot ? "text after the root element" : "text before the root element") }
+                i += 1
+                continue
+            }
+            if at("<?") { try skip(to: "?>", "processing instruction"); continue }
+            if at("<!--") { try skip(to: "-->", "comment"); continue }
+            if at("<![CDATA[") { try skip(to: "]]>", "CDATA section"); continue }
+            if at("<!") { try skip(to: ">", "declaration"); continue }
+            if at("</") {
+                i += 2
+                let element = try name()
+                skipSpace()
+                guard i < b.count && b[i] == UInt8(ascii: ">") else { throw fail("</\(element.prefix(40)) is not closed with >") }
+                i += 1
+                guard let open = stack.popLast() else { throw fail("</\(element.prefix(40))> closes nothing") }
+                guard open == element else { throw fail("</\(element.prefix(40))> closes <\(open.prefix(40))>") }
+                handle(.end(element))
+                continue
+            }
+            i += 1
+            if stack.isEmpty && sawRoot { throw fail("a second root element") }
+            let element = try name()
+            let tagLine = line
+            var attributes: [String: String] = [:]
+            while true {
+                skipSpace()
+                guard i < b.count else { throw fail("<\(element.prefix(40)) is not closed") }
+                if at("/>") {
+                    i += 2
+                    sawRoot = true
+                    handle(.start(element, attributes, line: tagLine))
+                    handle(.end(element))
+                    break
+                }
+                if b[i] == UInt8(ascii: ">") {
+                    i += 1
+                    sawRoot = true
+                    stack.append(element)
+                    handle(.start(element, attributes, line: tagLine))
+                    break
+                }
+                let attribute = try name()
+                skipSpace()
+                guard i < b.count && b[i] == UInt8(ascii: "=") else { throw fail("attribute \(attribute.prefix(40)) has no value") }
+                i += 1
+                skipSpace()
+                guard i < b.count, b[i] == UInt8(ascii: "\"") || b[i] == UInt8(ascii: "'") else {
+                    throw fail("attribute \(attribute.prefix(40)) is not quoted")
+                }
+                let quote = b[i]
+                i += 1
+                let start = i
+                while i < b.count && b[i] != quote {
+                    if b[i] == UInt8(ascii: "<") { throw fail("< inside attribute \(attribute.prefix(40))") }
+                    if b[i] == 10 { line += 1 }
+                    i += 1
+                }
+                guard i < b.count else { throw fail("attribute \(attribute.prefix(40)) is not closed") }
+                attributes[attribute] = try decode(b[start..<i])
+                i += 1
+            }
+        }
+        if let open = stack.last { throw Failure(problem: "it ends inside <\(open.prefix(40))>") }
+        guard sawRoot else { throw Failure(problem: "no root element") }
     }
 }
 

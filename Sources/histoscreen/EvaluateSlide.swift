@@ -104,10 +104,19 @@ struct EvaluateSlide: ParsableCommand {
             lines.append("\(s.name): \(s.lesions) annotated lesion\(s.lesions == 1 ? "" : "s")\(s.truth == nil ? " (no annotation file: a slide without tumour)" : ""), "
                          + "\(s.detections) region\(s.detections == 1 ? "" : "s"), \(s.falsePositives) false positive\(s.falsePositives == 1 ? "" : "s")")
         }
+        guard r.froc.lesions > 0 else {
+            lines.append("FROC: undefined, no annotated lesion of 0.2 mm or more (isolated tumour cells are excluded)")
+            return lines.joined(separator: "\n") + "\n" + classLines(r)
+        }
         lines.append(String(format: "FROC over %d slide%@ and %d lesions (isolated tumour cells excluded): score %.3f",
                             r.slides.count, r.slides.count == 1 ? "" : "s", r.froc.lesions, r.froc.score))
         lines.append("  FP/slide     " + r.froc.falsePositivesPerSlide.map { String(format: "%6g", $0) }.joined(separator: " "))
         lines.append("  sensitivity  " + r.froc.sensitivities.map { String(format: "%6.3f", $0) }.joined(separator: " "))
+        return lines.joined(separator: "\n") + "\n" + classLines(r)
+    }
+
+    func classLines(_ r: LesionEvaluation.Report) -> String {
+        var lines: [String] = []
         for c in LesionClass.allCases {
             let s = r.lesionSensitivity[c.rawValue]!
             lines.append("lesion sensitivity, \(c.label): \(s.detected)/\(s.total)" + (s.sensitivity.map { String(format: " (%.3f)", $0) } ?? ""))
