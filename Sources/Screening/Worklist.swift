@@ -11,6 +11,8 @@ public struct WorklistEntry: Sendable, Codable, Equatable {
     public var maxProbability: Double?
     public var largestRegionMM2: Double?
     public var regionCount: Int?
+    /// The largest Camelyon class among the slide's regions: "itc", "micro", "macro" or "none".
+    public var largestLesionClass: String?
     public var tilesWithTissue: Int?
     public var reasons: [String]
     public var error: String?
@@ -46,7 +48,8 @@ public enum Worklist {
                 if s.tumourFraction >= notableFraction { reasons.append("tumour-fraction") }
                 entries.append(WorklistEntry(rank: 0, name: name, slide: s.slide.path, status: "ok", tumourFraction: s.tumourFraction,
                                              maxProbability: s.maxProbability, largestRegionMM2: s.largestRegionMM2,
-                                             regionCount: s.regionCount, tilesWithTissue: s.tiles.withTissue, reasons: reasons))
+                                             regionCount: s.regionCount, largestLesionClass: s.largestLesionClass,
+                                             tilesWithTissue: s.tiles.withTissue, reasons: reasons))
             } else if let data = fm.contents(atPath: folder.appendingPathComponent("error.json").path),
                       let e = try? decoder.decode(Triage.ErrorRecord.self, from: data) {
                 entries.append(WorklistEntry(rank: 0, name: name, slide: e.slide, status: "error", reasons: ["error"], error: e.error))
@@ -76,10 +79,10 @@ public enum Worklist {
         func quote(_ s: String) -> String {
             s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" }) ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
         }
-        var csv = "rank,name,status,tumour_fraction,max_probability,largest_region_mm2,regions,tiles_with_tissue,reasons,slide,report,error\n"
+        var csv = "rank,name,status,tumour_fraction,max_probability,largest_region_mm2,regions,largest_class,tiles_with_tissue,reasons,slide,report,error\n"
         for e in entries {
             csv += [String(e.rank), quote(e.name), e.status, f(e.tumourFraction, 4), f(e.maxProbability, 4), f(e.largestRegionMM2, 4),
-                    e.regionCount.map(String.init) ?? "", e.tilesWithTissue.map(String.init) ?? "", e.reasons.joined(separator: ";"),
+                    e.regionCount.map(String.init) ?? "", e.largestLesionClass ?? "", e.tilesWithTissue.map(String.init) ?? "", e.reasons.joined(separator: ";"),
                     quote(e.slide), e.status == "ok" ? "\(e.name)/report.html" : "", quote(e.error ?? "")].joined(separator: ",") + "\n"
         }
         try AtomicFile.write(text: csv, to: directory.appendingPathComponent("worklist.csv"))
@@ -100,7 +103,7 @@ public enum Worklist {
             let link = e.status == "ok" ? "<a href=\"\(esc(e.name))/report.html\">\(esc(e.name))</a>" : esc(e.name)
             return "<tr class=\"\(e.status)\"><td>\(e.rank)</td><td>\(link)<div class=\"path\">\(esc(e.slide))</div></td>\(images)"
                 + "<td>\(pct(e.tumourFraction))</td><td>\(num(e.maxProbability, 3))</td><td>\(num(e.largestRegionMM2, 3))</td>"
-                + "<td>\(e.regionCount.map(String.init) ?? "—")</td><td>\(e.reasons.map { "<span class=\"reason\">\(esc($0))</span>" }.joined(separator: " "))</td></tr>"
+                + "<td>\(e.regionCount.map(String.init) ?? "—")</td><td>\(esc(e.largestLesionClass.flatMap { LesionClass(rawValue: $0)?.label } ?? (e.status == "ok" ? "none" : "—")))</td><td>\(e.reasons.map { "<span class=\"reason\">\(esc($0))</span>" }.joined(separator: " "))</td></tr>"
         }.joined(separator: "\n")
         return """
         <!DOCTYPE html>
@@ -125,7 +128,7 @@ public enum Worklist {
         <p>Most suspicious first: by tumour fraction, then maximum probability, then largest region. Slides that failed come first. \
         A screening aid for research use; every slide still needs a pathologist's review.</p>
         <table>
-        <tr><th>#</th><th>Slide</th><th>Thumbnail</th><th>Overlay</th><th>Tumour fraction</th><th>Max p</th><th>Largest region (mm²)</th><th>Regions</th><th>Reasons</th></tr>
+        <tr><th>#</th><th>Slide</th><th>Thumbnail</th><th>Overlay</th><th>Tumour fraction</th><th>Max p</th><th>Largest region (mm²)</th><th>Regions</th><th>Largest class</th><th>Reasons</th></tr>
         \(rows)
         </table>
         </body>

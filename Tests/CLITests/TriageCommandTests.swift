@@ -65,6 +65,14 @@ import _TestSupport
             [r["tumourFraction"] as? Double ?? -1, r["maxProbability"] as? Double ?? -1, r["largestRegionMM2"] as? Double ?? -1]
         }
         for (a, b) in zip(ranked, ranked.dropFirst()) { #expect(!key(a).lexicographicallyPrecedes(key(b))) }
+        // Each screened slide carries its largest Camelyon class, as its summary gives it.
+        for row in ranked {
+            let summary = try JSONSerialization.jsonObject(with: Data(contentsOf: out.appendingPathComponent("\(row["name"] as! String)/summary.json"))) as? [String: Any]
+            #expect(row["largestLesionClass"] as? String == summary?["largestLesionClass"] as? String)
+            #expect(["none", "itc", "micro", "macro"].contains(row["largestLesionClass"] as? String ?? ""))
+        }
+        #expect(try String(contentsOf: out.appendingPathComponent("worklist.csv"), encoding: .utf8).hasPrefix(
+            "rank,name,status,tumour_fraction,max_probability,largest_region_mm2,regions,largest_class,"))
         for name in ["worklist.csv", "worklist.html", "worklist.json"] {
             #expect(FileManager.default.fileExists(atPath: out.appendingPathComponent(name).path))
         }
