@@ -1,0 +1,543 @@
+import Foundation
+
+/// Why a graph cannot run: names the node and operator.
+public struct GraphError: Error, CustomStringConvertible, Equatable {
+    public var problem: String
+    public init(_ problem: String) { self.problem = problem }
+    public var description: String { problem }
+}
+
+/// Runs a `GraphModel` on batches of NCHW float images.
+///
+/// At load it checks that every node's inputs exist before it, folds each batch
+/// normalisation into the convolution before it (when nothing else reads the convolution's
+/// output) and fuses a following ReLU, then runs the graph once on a zero image so that shape
+/// errors appear at load, naming the node, rather than on the first slide. Convolutions use
+/// im2col and OpenBLAS's SGEMM per image and group (depthwise ones a direct loop), images in
+/// parallel; the other operators are plain loops.
+public final class GraphEngine: @unchecked Sendable {  // immutable after init
+    public let graph: GraphModel
+    let nodes: [GraphNode]
+    let weights: [String: Tensor<Float>]
+    /// Convolutions with a ReLU fused in, by node name.
+    let fusedRelu: Set<String>
+    /// The output's shape for one image (batch 1), found by the run at load.
+    public private(set) var outputShape: [Int] = []
+
+    public init(graph: GraphModel, weights: [String: Tensor<Float>]) throws(GraphError) {
+        self.graph = graph
+        var weights = weights
+        for (name, shape) in graph.initializers {
+            guard let w = weights[name] else { throw GraphError("weights.safetensors has no tensor '\(name)'") }
+            guard w.shape == shape else { throw GraphError("tensor '\(name)' is \(w.shape) in the weights but \(shape) in the graph") }
+        }
+        // Every input must be defined before it is read.
+        var defined = Set([graph.inputName] + Array(graph.initializers.keys) + Array(graph.integerConstants.keys))
+        for node in graph.nodes {
+            for input in node.inputs where !input.isEmpty && !defined.contains(input) {
+                throw GraphError("node '\(node.name)' (\(node.op)) reads '\(input)', which no earlier node, input or weight defines")
+            }
+            defined.formUnion(node.outputs)
+        }
+        guard defined.contains(graph.outputName) else { throw GraphError("no node produces the output '\(graph.outputName)'") }
+
+        // Fold BatchNormalization into the convolution before it, then fuse ReLU.
+        var nodes = graph.nodes
+        func readers(_ value: String) -> Int { nodes.reduce(0) { $0 + $1.inputs.filter { $0 == value }.count } + (value == graph.outputName ? 1 : 0) }
+        var k = 0
+        while k < nodes.count {
+            let bn = nodes[k]
+            if bn.op == "BatchNormalization", bn.inputs.count == 5, bn.outputs.count == 1,
+               let convIndex = nodes[..<k].lastIndex(where: { $0.outputs.first == bn.inputs[0] }), nodes[convIndex].op == "Conv",
+               readers(bn.inputs[0]) == 1,
+               let scale = weights[bn.inputs[1]], let shift = weights[bn.inputs[2]], let mean = weights[bn.inputs[3]],
+               let variance = weights[bn.inputs[4]], let kernel = weights[nodes[convIndex].inputs[1]] {
+                var conv = nodes[convIndex]
+                let m = kernel.shape[0], per = kernel.count / max(1, m)
+                guard [scale, shift, mean, variance].allSatisfy({ $0.count == m }) else {
+                    throw GraphError("node '\(bn.name)' (BatchNormalization) has \(scale.count) channels after a convolution of \(m)")
+                }
+                let epsilon = bn.float("epsilon") ?? 1e-5
+                var folded = kernel, bias = [Float](repeating: 0, count: m)
+                if conv.inputs.count > 2, !conv.inputs[2].isEmpty, let b = weights[conv.inputs[2]] { bias = b.data }
+                for c in 0..<m {
+                    let s = scale.data[c] / (variance.data[c] + epsilon).squareRoot()
+                    for i in 0..<per { folded.data[c * per + i] *= s }
+                    bias[c] = (bias[c] - mean.data[c]) * s + shift.data[c]
+                }
+                let kernelName = "\(conv.name)::folded_kernel", biasName = "\(conv.name)::folded_bias"
+                weights[kernelName] = folded
+                weights[biasName] = Tensor(shape: [m], data: bias)
+                conv.inputs = [conv.inputs[0], kernelName, biasName]
+                conv.outputs = bn.outputs
+                nodes[convIndex] = conv
+                nodes.remove(at: k)
+                continue
+            }
+            k += 1
+        }
+        var fused = Set<String>()
+        k = 0
+        while k < nodes.count {
+            let relu = nodes[k]
+            if relu.op == "Relu", let convIndex = nodes[..<k].lastIndex(where: { $0.outputs.first == relu.inputs.first }),
+               nodes[convIndex].op == "Conv", readers(relu.inputs[0]) == 1 {
+                nodes[convIndex].outputs = relu.outputs
+                fused.insert(nodes[convIndex].name)
+                nodes.remove(at: k)
+                continue
+            }
+            k += 1
+        }
+        self.nodes = nodes
+        self.weights = weights
+        self.fusedRelu = fused
+        outputShape = try run([Float](repeating: 0, count: graph.inputShape.reduce(1, *)), batch: 1).shape
+    }
+
+    /// Class scores per image, when the output is one vector per image (N × K, or N × K × 1 × 1).
+    public func scoreCount() throws(GraphError) -> Int {
+        guard outputShape.count >= 2, outputShape.dropFirst(2).allSatisfy({ $0 == 1 }) else {
+            throw GraphError("the output '\(graph.outputName)' is \(outputShape) for one image; HistoScreen reads one vector of class scores per image")
+        }
+        return outputShape[1]
+    }
+
+    struct Value { var shape: [Int]; var data: [Float] }
+
+    /// Runs `batch` images (NCHW, contiguous) and returns the output tensor.
+    public func run(_ input: [Float], batch: Int) throws(GraphError) -> (shape: [Int], data: [Float]) {
+        let shape = [batch] + graph.inputShape
+        guard input.count == shape.reduce(1, *) else { throw GraphError("input of \(input.count) values for \(shape)") }
+        var values: [String: Value] = [graph.inputName: Value(shape: shape, data: input)]
+        var remaining: [String: Int] = [:]
+        for node in nodes { for i in node.inputs { remaining[i, default: 0] += 1 } }
+        for node in nodes {
+            do {
+                let outputs = try execute(node, values)
+                for (name, v) in zip(node.outputs, outputs) { values[name] = v }
+            } catch {
+                throw GraphError("node '\(node.name)' (\(node.op)): \(error.problem)")
+            }
+            // Free what no later node reads.
+            for i in node.inputs {
+                remaining[i]! -= 1
+                if remaining[i] == 0 && i != graph.outputName { values[i] = nil }
+            }
+        }
+        guard let out = values[graph.outputName] else { throw GraphError("the output '\(graph.outputName)' was not computed") }
+        return (out.shape, out.data)
+    }
+
+    // MARK: Operators
+
+    func float(_ name: String, _ values: [String: Value]) throws(GraphError) -> Value {
+        if let v = values[name] { return v }
+        if let w = weights[name] { return Value(shape: w.shape, data: w.data) }
+        if let c = graph.integerConstants[name] { return Value(shape: c.shape, data: c.values.map { Float($0) }) }
+        throw GraphError("input '\(name)' is not available")
+    }
+
+    func execute(_ node: GraphNode, _ values: [String: Value]) throws(GraphError) -> [Value] {
+        func input(_ i: Int) throws(GraphError) -> Value {
+            guard i < node.inputs.count, !node.inputs[i].isEmpty else { throw GraphError("input \(i) is missing") }
+            return try float(node.inputs[i], values)
+        }
+        func optional(_ i: Int) throws(GraphError) -> Value? {
+            i < node.inputs.count && !node.inputs[i].isEmpty ? try float(node.inputs[i], values) : nil
+        }
+        if node.outputs.count > 1, node.outputs.dropFirst().contains(where: { name in nodes.contains { $0.inputs.contains(name) } }) {
+            throw GraphError("only the first output is supported, but a later node reads '\(node.outputs[1])'")
+        }
+        switch node.op {
+        case "Conv": return [try conv(node, try input(0), try input(1), try optional(2))]
+        case "BatchNormalization":
+            let x = try input(0), scale = try input(1), shift = try input(2), mean = try input(3), variance = try input(4)
+            guard x.shape.count >= 2 else { throw GraphError("input is \(x.shape)") }
+            let c = x.shape[1], inner = x.shape.dropFirst(2).reduce(1, *)
+            guard [scale, shift, mean, variance].allSatisfy({ $0.data.count == c }) else { throw GraphError("parameters do not have \(c) channels") }
+            let epsilon = node.float("epsilon") ?? 1e-5
+            var out = x
+            for n in 0..<x.shape[0] {
+                for ch in 0..<c {
+                    let s = scale.data[ch] / (variance.data[ch] + epsilon).squareRoot(), b = shift.data[ch] - mean.data[ch] * s
+                    let base = (n * c + ch) * inner
+                    for i in 0..<inner { out.data[base + i] = x.data[base + i] * s + b }
+                }
+            }
+            return [out]
+        case "Relu": return [map(try input(0)) { max($0, 0) }]
+        case "LeakyRelu":
+            let alpha = node.float("alpha") ?? 0.01
+            return [map(try input(0)) { $0 >= 0 ? $0 : alpha * $0 }]
+        case "Sigmoid": return [map(try input(0)) { 1 / (1 + Foundation.exp(-$0)) }]
+        case "HardSigmoid":
+            let alpha = node.float("alpha") ?? 0.2, beta = node.float("beta") ?? 0.5
+            return [map(try input(0)) { max(0, min(1, alpha * $0 + beta)) }]
+        case "HardSwish": return [map(try input(0)) { $0 * max(0, min(1, $0 / 6 + 0.5)) }]
+        case "Clip":
+            var low = node.float("min") ?? -.infinity, high = node.float("max") ?? .infinity
+            if let m = try optional(1) { guard m.data.count == 1 else { throw GraphError("min is not a scalar") }; low = m.data[0] }
+            if let m = try optional(2) { guard m.data.count == 1 else { throw GraphError("max is not a scalar") }; high = m.data[0] }
+            return [map(try input(0)) { min(max($0, low), high) }]
+        case "Add": return [try broadcast(try input(0), try input(1), +)]
+        case "Mul": return [try broadcast(try input(0), try input(1), *)]
+        case "Concat": return [try concat(node, (0..<node.inputs.count).map { i throws(GraphError) in try input(i) })]
+        case "MaxPool", "AveragePool": return [try pool(node, try input(0))]
+        case "GlobalAveragePool":
+            let x = try input(0)
+            guard x.shape.count == 4 else { throw GraphError("input is \(x.shape), not N × C × H × W") }
+            let inner = x.shape[2] * x.shape[3], nc = x.shape[0] * x.shape[1]
+            var out = [Float](repeating: 0, count: nc)
+            for i in 0..<nc {
+                var s: Float = 0
+                for j in 0..<inner { s += x.data[i * inner + j] }
+                out[i] = s / Float(inner)
+            }
+            return [Value(shape: [x.shape[0], x.shape[1], 1, 1], data: out)]
+        case "Gemm": return [try gemm(node, try input(0), try input(1), try optional(2))]
+        case "MatMul":
+            let a = try input(0), b = try input(1)
+            guard b.shape.count == 2, a.shape.count >= 2, a.shape.last == b.shape[0] else {
+                throw GraphError("\(a.shape) × \(b.shape) is not a matrix product HistoScreen runs (the right side must be a 2-D weight)")
+            }
+            let m = a.data.count / b.shape[0], k = b.shape[0], n = b.shape[1]
+            var out = [Float](repeating: 0, count: m * n)
+            a.data.withUnsafeBufferPointer { pa in b.data.withUnsafeBufferPointer { pb in out.withUnsafeMutableBufferPointer { pc in
+                Float.gemm(transA: false, transB: false, m: m, n: n, k: k, alpha: 1, a: pa.baseAddress!, lda: k, b: pb.baseAddress!, ldb: n,
+                           beta: 0, c: pc.baseAddress!, ldc: n)
+            } } }
+            return [Value(shape: Array(a.shape.dropLast()) + [n], data: out)]
+        case "Flatten":
+            let x = try input(0)
+            var axis = Int(node.int("axis") ?? 1)
+            if axis < 0 { axis += x.shape.count }
+            guard (0...x.shape.count).contains(axis) else { throw GraphError("axis \(axis) for a \(x.shape.count)-D input") }
+            return [Value(shape: [x.shape[..<axis].reduce(1, *), x.shape[axis...].reduce(1, *)], data: x.data)]
+        case "Reshape": return [try reshape(node, try input(0))]
+        case "Softmax": return [try softmax(node, try input(0))]
+        case "Dropout", "Identity": return [try input(0)]
+        default: throw GraphError("operator \(node.op) has no kernel")
+        }
+    }
+
+    func map(_ x: Value, _ f: (Float) -> Float) -> Value {
+        var out = x
+        out.data.withUnsafeMutableBufferPointer { p in for i in p.indices { p[i] = f(p[i]) } }
+        return out
+    }
+
+    /// NumPy-style broadcasting of two tensors.
+    func broadcast(_ a: Value, _ b: Value, _ f: (Float, Float) -> Float) throws(GraphError) -> Value {
+        if a.shape == b.shape {
+            var out = a
+            for i in out.data.indices { out.data[i] = f(a.data[i], b.data[i]) }
+            return out
+        }
+        let rank = max(a.shape.count, b.shape.count)
+        let sa = Array(repeating: 1, count: rank - a.shape.count) + a.shape, sb = Array(repeating: 1, count: rank - b.shape.count) + b.shape
+        var shape = [Int](repeating: 1, count: rank)
+        for d in 0..<rank {
+            guard sa[d] == sb[d] || sa[d] == 1 || sb[d] == 1 else { throw GraphError("shapes \(a.shape) and \(b.shape) do not broadcast") }
+            shape[d] = max(sa[d], sb[d])
+        }
+        func strides(_ s: [Int]) -> [Int] {
+            var out = [Int](repeating: 0, count: rank), step = 1
+            for d in stride(from: rank - 1, through: 0, by: -1) { out[d] = s[d] == 1 ? 0 : step; step *= s[d] }
+            return out
+        }
+        let ta = strides(sa), tb = strides(sb)
+        let count = shape.reduce(1, *)
+        var out = [Float](repeating: 0, count: count)
+        // The innermost dimension in a loop; the outer ones by an index counter.
+        let inner = shape[rank - 1], ia = ta[rank - 1], ib = tb[rank - 1]
+        var index = [Int](repeating: 0, count: rank)
+        var o = 0
+        while o < count {
+            var oa = 0, ob = 0
+            for d in 0..<(rank - 1) { oa += index[d] * ta[d]; ob += index[d] * tb[d] }
+            for j in 0..<inner { out[o + j] = f(a.data[oa + j * ia], b.data[ob + j * ib]) }
+            o += inner
+            var d = rank - 2
+            while d >= 0 { index[d] += 1; if index[d] < shape[d] { break }; index[d] = 0; d -= 1 }
+        }
+        return Value(shape: shape, data: out)
+    }
+
+    func concat(_ node: GraphNode, _ parts: [Value]) throws(GraphError) -> Value {
+        let rank = parts[0].shape.count
+        var axis = Int(node.int("axis") ?? 1)
+        if axis < 0 { axis += rank }
+        guard (0..<rank).contains(axis) else { throw GraphError("axis \(axis) for \(rank)-D inputs") }
+        for p in parts {
+            guard p.shape.count == rank, (0..<rank).allSatisfy({ $0 == axis || p.shape[$0] == parts[0].shape[$0] }) else {
+                throw GraphError("inputs \(parts.map(\.shape)) do not match outside axis \(axis)")
+            }
+        }
+        let outer = parts[0].shape[..<axis].reduce(1, *), innerSize = parts[0].shape[(axis + 1)...].reduce(1, *)
+        var shape = parts[0].shape
+        shape[axis] = parts.reduce(0) { $0 + $1.shape[axis] }
+        var out = [Float](); out.reserveCapacity(shape.reduce(1, *))
+        for o in 0..<outer {
+            for p in parts {
+                let chunk = p.shape[axis] * innerSize
+                out.append(contentsOf: p.data[(o * chunk)..<((o + 1) * chunk)])
+            }
+        }
+        return Value(shape: shape, data: out)
+    }
+
+    func reshape(_ node: GraphNode, _ x: Value) throws(GraphError) -> Value {
+        guard node.inputs.count > 1, let target = graph.integerConstants[node.inputs[1]] else {
+            throw GraphError("the target shape must be a constant of the graph")
+        }
+        var shape = target.values.map { Int(clamping: $0) }
+        let allowZero = (node.int("allowzero") ?? 0) != 0
+        for (d, v) in shape.enumerated() where v == 0 && !allowZero {
+            guard d < x.shape.count else { throw GraphError("0 copies dimension \(d) of a \(x.shape.count)-D input") }
+            shape[d] = x.shape[d]
+        }
+        // A graph exported for one image writes its batch size (1) into the shape; it is the batch.
+        if shape.first == 1, x.shape[0] > 1, !shape.contains(-1) || shape.filter({ $0 == -1 }).count == 1 {
+            let perImage = x.data.count / x.shape[0]
+            let rest = shape.dropFirst()
+            if rest.contains(-1) || rest.reduce(1, *) == perImage { shape[0] = x.shape[0] }
+        }
+        let known = shape.filter { $0 != -1 }
+        guard shape.filter({ $0 == -1 }).count <= 1, known.allSatisfy({ $0 >= 0 }) else { throw GraphError("target shape \(target.values)") }
+        let product = known.reduce(1, *)
+        if let free = shape.firstIndex(of: -1) {
+            guard product > 0, x.data.count % product == 0 else { throw GraphError("\(x.shape) cannot become \(target.values)") }
+            shape[free] = x.data.count / product
+        }
+        guard shape.reduce(1, *) == x.data.count else { throw GraphError("\(x.shape) cannot become \(shape)") }
+        return Value(shape: shape, data: x.data)
+    }
+
+    func softmax(_ node: GraphNode, _ x: Value) throws(GraphError) -> Value {
+        let rank = x.shape.count
+        var axis = Int(node.int("axis") ?? (graph.opset >= 13 ? -1 : 1))
+        if axis < 0 { axis += rank }
+        guard (0..<rank).contains(axis) else { throw GraphError("axis \(axis) for a \(rank)-D input") }
+        // Opset 13 and later: along one axis. Earlier: over all dimensions from `axis` on.
+        let outer = x.shape[..<axis].reduce(1, *)
+        let length = graph.opset >= 13 ? x.shape[axis] : x.shape[axis...].reduce(1, *)
+        let inner = graph.opset >= 13 ? x.shape[(axis + 1)...].reduce(1, *) : 1
+        var out = x
+        for o in 0..<outer {
+            for i in 0..<inner {
+                var m = -Float.infinity
+                for k in 0..<length { m = max(m, x.data[(o * length + k) * inner + i]) }
+                var s: Float = 0
+                for k in 0..<length { let e = Foundation.exp(x.data[(o * length + k) * inner + i] - m); out.data[(o * length + k) * inner + i] = e; s += e }
+                for k in 0..<length { out.data[(o * length + k) * inner + i] /= s }
+            }
+        }
+        return out
+    }
+
+    func gemm(_ node: GraphNode, _ a: Value, _ b: Value, _ c: Value?) throws(GraphError) -> Value {
+        guard a.shape.count == 2, b.shape.count == 2 else { throw GraphError("Gemm takes 2-D inputs, got \(a.shape) and \(b.shape)") }
+        let transA = (node.int("transA") ?? 0) != 0, transB = (node.int("transB") ?? 0) != 0
+        let m = transA ? a.shape[1] : a.shape[0], k = transA ? a.shape[0] : a.shape[1]
+        let kb = transB ? b.shape[1] : b.shape[0], n = transB ? b.shape[0] : b.shape[1]
+        guard k == kb else { throw GraphError("\(a.shape) and \(b.shape) do not multiply") }
+        let alpha = node.float("alpha") ?? 1, beta = node.float("beta") ?? 1
+        var out = [Float](repeating: 0, count: m * n)
+        if let c {
+            let bias = try broadcast(Value(shape: [m, n], data: out), c, +)
+            out = bias.data.map { $0 * beta }
+        }
+        a.data.withUnsafeBufferPointer { pa in b.data.withUnsafeBufferPointer { pb in out.withUnsafeMutableBufferPointer { pc in
+            Float.gemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: pa.baseAddress!, lda: a.shape[1],
+                       b: pb.baseAddress!, ldb: b.shape[1], beta: c == nil ? 0 : 1, c: pc.baseAddress!, ldc: n)
+        } } }
+        return Value(shape: [m, n], data: out)
+    }
+
+    /// Output size and padding along one axis, by ONNX's rules.
+    static func window(_ size: Int, kernel: Int, stride: Int, dilation: Int, padBegin: Int, padEnd: Int, autoPad: String,
+                       ceilMode: Bool = false) throws(GraphError) -> (out: Int, padBegin: Int) {
+        let span = (kernel - 1) * dilation + 1
+        switch autoPad {
+        case "SAME_UPPER", "SAME_LOWER":
+            let out = (size + stride - 1) / stride
+            let total = max(0, (out - 1) * stride + span - size)
+            return (out, autoPad == "SAME_UPPER" ? total / 2 : total - total / 2)
+        case "VALID":
+            guard size >= span else { throw GraphError("a window of \(span) does not fit in \(size)") }
+            return ((size - span) / stride + 1, 0)
+        case "NOTSET", "":
+            let padded = size + padBegin + padEnd
+            guard padded >= span else { throw GraphError("a window of \(span) does not fit in \(padded)") }
+            var out = ceilMode ? (padded - span + stride - 1) / stride + 1 : (padded - span) / stride + 1
+            // The last window must start inside the image or its leading padding.
+            if ceilMode && (out - 1) * stride >= size + padBegin { out -= 1 }
+            return (out, padBegin)
+        default:
+            throw GraphError("auto_pad \(autoPad) is not supported")
+        }
+    }
+
+    struct Geometry { var kh, kw, sh, sw, dh, dw, oh, ow, pt, pl: Int }
+
+    func geometry(_ node: GraphNode, height: Int, width: Int, kernel: [Int]) throws(GraphError) -> Geometry {
+        let strides = node.ints("strides")?.map { Int(clamping: $0) } ?? [1, 1]
+        let dilations = node.ints("dilations")?.map { Int(clamping: $0) } ?? [1, 1]
+        let pads = node.ints("pads")?.map { Int(clamping: $0) } ?? [0, 0, 0, 0]
+        guard kernel.count == 2, strides.count == 2, dilations.count == 2, pads.count == 4 else {
+            throw GraphError("only 2-D windows are supported (kernel \(kernel), strides \(strides), dilations \(dilations), pads \(pads))")
+        }
+        guard (kernel + strides + dilations).allSatisfy({ (1...1024).contains($0) }), pads.allSatisfy({ (0...1024).contains($0) }) else {
+            throw GraphError("kernel, strides, dilations or pads out of range")
+        }
+        let autoPad = node.string("auto_pad") ?? "NOTSET"
+        let ceil = (node.int("ceil_mode") ?? 0) != 0
+        let y = try Self.window(height, kernel: kernel[0], stride: strides[0], dilation: dilations[0], padBegin: pads[0], padEnd: pads[2],
+                                autoPad: autoPad, ceilMode: ceil)
+        let x = try Self.window(width, kernel: kernel[1], stride: strides[1], dilation: dilations[1], padBegin: pads[1], padEnd: pads[3],
+                                autoPad: autoPad, ceilMode: ceil)
+        return Geometry(kh: kernel[0], kw: kernel[1], sh: strides[0], sw: strides[1], dh: dilations[0], dw: dilations[1],
+                        oh: y.out, ow: x.out, pt: y.padBegin, pl: x.padBegin)
+    }
+
+    func conv(_ node: GraphNode, _ x: Value, _ w: Value, _ b: Value?) throws(GraphError) -> Value {
+        guard x.shape.count == 4, w.shape.count == 4 else { throw GraphError("only 2-D convolutions are supported (input \(x.shape), kernel \(w.shape))") }
+        let (n, c, h, wd) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+        let m = w.shape[0], groups = Int(clamping: node.int("group") ?? 1)
+        guard groups >= 1, c % groups == 0, m % groups == 0, w.shape[1] == c / groups else {
+            throw GraphError("kernel \(w.shape) with \(groups) groups does not fit \(c) input channels")
+        }
+        if let declared = node.ints("kernel_shape"), declared.map({ Int($0) }) != [w.shape[2], w.shape[3]] {
+            throw GraphError("kernel_shape \(declared) differs from the kernel's \(w.shape)")
+        }
+        if let b, b.data.count != m { throw GraphError("bias of \(b.data.count) for \(m) output channels") }
+        let g = try geometry(node, height: h, width: wd, kernel: [w.shape[2], w.shape[3]])
+        let cg = c / groups, mg = m / groups, kk = cg * g.kh * g.kw, plane = g.oh * g.ow
+        guard n * m * plane <= 1 << 28 else { throw GraphError("the output would hold more than 2^28 values") }
+        var out = [Float](repeating: 0, count: n * m * plane)
+        let relu = fusedRelu.contains(node.name)
+        let depthwise = cg == 1 && mg == 1
+        let pointwise = g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.pt == 0 && g.pl == 0 && g.oh == h && g.ow == wd
+        x.data.withUnsafeBufferPointer { px in w.data.withUnsafeBufferPointer { pw in out.withUnsafeMutableBufferPointer { po in
+            nonisolated(unsafe) let px = px, pw = pw, po = po
+            Threading.parallelFor(n) { _, images in
+                var cols = [Float](repeating: 0, count: depthwise || pointwise ? 0 : kk * plane)
+                for image in images {
+                    for group in 0..<groups {
+                        let input = px.baseAddress! + (image * c + group * cg) * h * wd
+                        let output = po.baseAddress! + (image * m + group * mg) * plane
+                        let kernel = pw.baseAddress! + group * mg * kk
+                        if depthwise {
+                            Self.depthwise(input, kernel, output, h: h, w: wd, g)
+                            continue
+                        }
+                        if pointwise {
+                            Float.gemm(transA: false, transB: false, m: mg, n: plane, k: cg, alpha: 1, a: kernel, lda: kk, b: input, ldb: plane,
+                                       beta: 0, c: output, ldc: plane)
+                            continue
+                        }
+                        cols.withUnsafeMutableBufferPointer { col in
+                            Self.im2col(input, col.baseAddress!, channels: cg, h: h, w: wd, g)
+                            Float.gemm(transA: false, transB: false, m: mg, n: plane, k: kk, alpha: 1, a: kernel, lda: kk,
+                                       b: col.baseAddress!, ldb: plane, beta: 0, c: output, ldc: plane)
+                        }
+                    }
+                    for channel in 0..<m {
+                        let bias = b?.data[channel] ?? 0
+                        let o = po.baseAddress! + (image * m + channel) * plane
+                        if relu { for i in 0..<plane { o[i] = max(o[i] + bias, 0) } } else if bias != 0 { for i in 0..<plane { o[i] += bias } }
+                    }
+                }
+            }
+        } } }
+        return Value(shape: [n, m, g.oh, g.ow], data: out)
+    }
+
+    /// Columns of one group's input: row (ci, ky, kx), column (oy, ox); zero in the padding.
+    static func im2col(_ x: UnsafePointer<Float>, _ col: UnsafeMutablePointer<Float>, channels: Int, h: Int, w: Int, _ g: Geometry) {
+        var row = 0
+        for ci in 0..<channels {
+            for ky in 0..<g.kh {
+                for kx in 0..<g.kw {
+                    let dst = col + row * g.oh * g.ow
+                    for oy in 0..<g.oh {
+                        let iy = oy * g.sh - g.pt + ky * g.dh
+                        let line = dst + oy * g.ow
+                        guard iy >= 0 && iy < h else { line.update(repeating: 0, count: g.ow); continue }
+                        let src = x + (ci * h + iy) * w
+                        for ox in 0..<g.ow {
+                            let ix = ox * g.sw - g.pl + kx * g.dw
+                            line[ox] = ix >= 0 && ix < w ? src[ix] : 0
+                        }
+                    }
+                    row += 1
+                }
+            }
+        }
+    }
+
+    /// One channel convolved with its own kernel.
+    static func depthwise(_ x: UnsafePointer<Float>, _ k: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, h: Int, w: Int, _ g: Geometry) {
+        for oy in 0..<g.oh {
+            for ox in 0..<g.ow {
+                var s: Float = 0
+                for ky in 0..<g.kh {
+                    let iy = oy * g.sh - g.pt + ky * g.dh
+                    guard iy >= 0 && iy < h else { continue }
+                    for kx in 0..<g.kw {
+                        let ix = ox * g.sw - g.pl + kx * g.dw
+                        if ix >= 0 && ix < w { s += x[iy * w + ix] * k[ky * g.kw + kx] }
+                    }
+                }
+                out[oy * g.ow + ox] = s
+            }
+        }
+    }
+
+    func pool(_ node: GraphNode, _ x: Value) throws(GraphError) -> Value {
+        guard x.shape.count == 4 else { throw GraphError("input is \(x.shape), not N × C × H × W") }
+        guard let kernel = node.ints("kernel_shape")?.map({ Int(clamping: $0) }) else { throw GraphError("kernel_shape is missing") }
+        if (node.int("storage_order") ?? 0) != 0 { throw GraphError("storage_order 1 is not supported") }
+        let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+        let g = try geometry(node, height: h, width: w, kernel: kernel)
+        let isMax = node.op == "MaxPool"
+        let includePad = (node.int("count_include_pad") ?? 0) != 0
+        let pads = node.ints("pads")?.map { Int(clamping: $0) } ?? [0, 0, 0, 0]
+        // With explicit pads the padded extent ends at h + pad_bottom; SAME pads end where the windows need.
+        let padEndY = (node.string("auto_pad") ?? "NOTSET") == "NOTSET" ? pads[2] : max(0, (g.oh - 1) * g.sh + (g.kh - 1) * g.dh + 1 - h - g.pt)
+        let padEndX = (node.string("auto_pad") ?? "NOTSET") == "NOTSET" ? pads[3] : max(0, (g.ow - 1) * g.sw + (g.kw - 1) * g.dw + 1 - w - g.pl)
+        var out = [Float](repeating: 0, count: n * c * g.oh * g.ow)
+        for plane in 0..<(n * c) {
+            let src = plane * h * w, dst = plane * g.oh * g.ow
+            for oy in 0..<g.oh {
+                for ox in 0..<g.ow {
+                    var best = -Float.infinity, sum: Float = 0, valid = 0
+                    for ky in 0..<g.kh {
+                        let iy = oy * g.sh - g.pt + ky * g.dh
+                        guard iy >= 0 && iy < h else { continue }
+                        for kx in 0..<g.kw {
+                            let ix = ox * g.sw - g.pl + kx * g.dw
+                            guard ix >= 0 && ix < w else { continue }
+                            let v = x.data[src + iy * w + ix]
+                            best = max(best, v); sum += v; valid += 1
+                        }
+                    }
+                    if isMax {
+                        out[dst + oy * g.ow + ox] = best
+                    } else {
+                        var divisor = valid
+                        if includePad {
+                            // The window clipped to the padded image (ceil mode may run past it).
+                            let y0 = oy * g.sh - g.pt, x0 = ox * g.sw - g.pl
+                            let y1 = min(y0 + g.kh, h + padEndY), x1 = min(x0 + g.kw, w + padEndX)
+                            divisor = (y1 - max(y0, -g.pt)) * (x1 - max(x0, -g.pl))
+                        }
+                        out[dst + oy * g.ow + ox] = divisor > 0 ? sum / Float(divisor) : 0
+                    }
+                }
+            }
+        }
+        return Value(shape: [n, c, g.oh, g.ow], data: out)
+    }
+}
