@@ -149,3 +149,43 @@ external.ClearField("raw_data")
 external.data_location = TensorProto.EXTERNAL
 external.external_data.add(key="location", value="weights.bin")
 bad("external_data", [N("Conv", ["x", "w"], ["y"], name="conv_1")], [external])
+
+
+# A 96-pixel classifier (no golden file of its own) and onnxruntime's probabilities for the 200
+# real PCam patches of Tests/Fixtures/pcam-mini, normalised with the PCam statistics, for
+# ImportCommandTests to compare `histoscreen evaluate` with.
+def classifier96():
+    global rng
+    nodes = [
+        N("Conv", ["x", "w1", "b1"], ["c1"], pads=[1, 1, 1, 1], strides=[2, 2]),
+        N("BatchNormalization", ["c1", "g1", "be1", "m1", "v1"], ["n1"]), N("Relu", ["n1"], ["r1"]),
+        N("MaxPool", ["r1"], ["p1"], kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1]),
+        N("Conv", ["p1", "w2", "b2"], ["c2"], pads=[1, 1, 1, 1], group=2), N("Relu", ["c2"], ["r2"]),
+        N("GlobalAveragePool", ["r2"], ["g"]), N("Flatten", ["g"], ["f"]), N("Gemm", ["f", "wd", "bd"], ["y"], transB=1),
+    ]
+    inits = [weight("w1", 8, 3, 3, 3), weight("b1", 8), weight("g1", 8), weight("be1", 8), weight("m1", 8),
+             numpy_helper.from_array((rng.random(8) + 0.5).astype(np.float32), "v1"), weight("w2", 8, 4, 3, 3, scale=0.3), weight("b2", 8),
+             weight("wd", 1, 8, scale=2.0), weight("bd", 1)]
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, 96, 96])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 1])
+    model = helper.make_model(helper.make_graph(nodes, "classifier96", [x], [y], inits), opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    path = out / "classifier_sigmoid96.onnx"
+    onnx.save(model, path)
+    import csv
+    from PIL import Image
+    mini = root / "Tests/Fixtures/pcam-mini"
+    rows = list(csv.DictReader(open(mini / "labels.csv")))
+    mean = np.array([0.6987186915950694, 0.5408117805113183, 0.691961109147494], np.float32)
+    std = np.array([0.23824072632801963, 0.28072939639790395, 0.22115356326719351], np.float32)
+    batch = np.stack([((np.asarray(Image.open(mini / r["path"]).convert("RGB"), np.float32) / 255 - mean) / std).transpose(2, 0, 1)
+                      for r in rows]).astype(np.float32)
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    logits = session.run(None, {"x": batch})[0][:, 0]
+    probabilities = 1 / (1 + np.exp(-logits.astype(np.float64)))
+    (out / "classifier_sigmoid96.pcam-mini.json").write_text(json.dumps(
+        {"paths": [r["path"] for r in rows], "probabilities": [float(f"{p:.9g}") for p in probabilities]}) + "\n")
+    print(f"classifier_sigmoid96: {len(rows)} pcam-mini probabilities, from {probabilities.min():.3f} to {probabilities.max():.3f}")
+
+
+classifier96()

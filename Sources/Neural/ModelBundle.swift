@@ -12,7 +12,10 @@ public struct InputNormalization: Sendable, Equatable, Codable {
 /// model.json: everything about a model except its weights.
 public struct ModelManifest: Sendable, Equatable, Codable {
     public static let formatName = "histoscreen-model"
+    /// 1: a sequential network (`architecture`). 2: an imported graph (`graph`); a reader of
+    /// version 1 alone must not mistake it for an empty network.
     public static let currentFormatVersion = 1
+    public static let graphFormatVersion = 2
 
     public var format: String = formatName
     public var formatVersion: Int = currentFormatVersion
@@ -36,6 +39,14 @@ public struct ModelManifest: Sendable, Equatable, Codable {
     public var operatingPoints: OperatingPoints?
     /// How the output was calibrated, when it was (temperature scaling folded into the last layer).
     public var calibration: JSONValue?
+    /// An imported network as a graph of ONNX operators (format version 2); `architecture`
+    /// then only records the input shape.
+    public var graph: GraphModel?
+    /// How the graph's output becomes probabilities.
+    public var outputActivation: OutputActivation?
+    /// Class names in output order, and the one screening counts as tumour.
+    public var classes: [String]?
+    public var positiveClass: String?
 
     public init(name: String, architecture: ModelSpec, micronsPerPixel: Double, normalization: InputNormalization,
                 threshold: Double, training: JSONValue? = nil, metrics: JSONValue? = nil) {
@@ -113,11 +124,58 @@ public struct ModelBundleError: Error, CustomStringConvertible, Equatable {
 /// `weights.safetensors` (every tensor of the network, Float32).
 public struct ModelBundle {
     public var manifest: ModelManifest
+    /// The sequential network; for an imported graph, an empty one (use `classifier()`).
     public let network: Network<Float>
+    /// The imported graph and its weights, for format-version-2 bundles.
+    public let graph: GraphEngine?
+    public let graphWeights: [String: Tensor<Float>]
+    let graphClassifier: GraphClassifier?
 
     public init(manifest: ModelManifest, network: Network<Float>) {
         self.manifest = manifest
         self.network = network
+        self.graph = nil
+        self.graphWeights = [:]
+        self.graphClassifier = nil
+    }
+
+    /// A bundle for an imported graph.
+    public init(manifest: ModelManifest, graph: GraphModel, weights: [String: Tensor<Float>]) throws(ModelBundleError) {
+        var manifest = manifest
+        manifest.graph = graph
+        manifest.formatVersion = ModelManifest.graphFormatVersion
+        self.manifest = manifest
+        let classes = manifest.classes ?? []
+        let positive = manifest.positiveClass.flatMap { classes.firstIndex(of: $0) } ?? (classes.count == 2 ? 1 : 0)
+        if let name = manifest.positiveClass, !classes.contains(name) {
+            throw ModelBundleError(path: manifest.name, problem: "positive class '\(name)' is not one of the classes \(classes)")
+        }
+        do {
+            self.network = try Network<Float>(spec: Self.placeholderSpec(manifest.architecture.inputShape))
+            let engine = try GraphEngine(graph: graph, weights: weights)
+            self.graph = engine
+            self.graphClassifier = try GraphClassifier(engine: engine, activation: manifest.outputActivation ?? .none, positiveIndex: positive)
+            if !classes.isEmpty, classes.count != graphClassifier!.classCount {
+                throw GraphError("\(classes.count) class names for \(graphClassifier!.classCount) outputs")
+            }
+        } catch let error as GraphError {
+            throw ModelBundleError(path: manifest.name, problem: "the graph cannot run: \(error.problem)")
+        } catch {
+            throw ModelBundleError(path: manifest.name, problem: "\(error)")
+        }
+        self.graphWeights = weights
+    }
+
+    /// The stand-in `network` of a graph bundle (a pool and one unit; never run): code that
+    /// needs a sequential network checks `graph` first.
+    static func placeholderSpec(_ inputShape: [Int]) -> ModelSpec {
+        ModelSpec(name: "graph-placeholder", inputShape: inputShape, layers: [.globalAveragePool("pool"), .dense("unit", 1)])
+    }
+
+    /// The model as screening runs it: probability of the positive class per patch. (A graph's
+    /// classifier was built, and checked, when the bundle was.)
+    public func classifier() -> any PatchClassifier {
+        graphClassifier ?? InferenceEngine(network: network)
     }
 
     /// Loads and validates a bundle.
@@ -142,9 +200,9 @@ public struct ModelBundle {
         guard header.format == ModelManifest.formatName else {
             throw fail("model.json is not a HistoScreen model (format \(header.format.map { "'\($0)'" } ?? "missing"))")
         }
-        guard header.formatVersion == ModelManifest.currentFormatVersion else {
+        guard header.formatVersion == ModelManifest.currentFormatVersion || header.formatVersion == ModelManifest.graphFormatVersion else {
             throw fail("model.json has format version \(header.formatVersion.map(String.init) ?? "missing"); "
-                       + "this histoscreen reads version \(ModelManifest.currentFormatVersion)",
+                       + "this histoscreen reads versions \(ModelManifest.currentFormatVersion) and \(ModelManifest.graphFormatVersion)",
                        hint: "use the histoscreen release that wrote the bundle, or retrain")
         }
         let manifest: ModelManifest
@@ -169,9 +227,12 @@ public struct ModelBundle {
         guard input.count == 3, input[0] == input[1], input[0] >= 2, input[0] % 2 == 0, input[2] == 3 else {
             throw fail("model.json: input shape \(input) is not a square RGB patch of even side (screening centres its cells in the patch)")
         }
+        guard (manifest.graph != nil) == (header.formatVersion == ModelManifest.graphFormatVersion) else {
+            throw fail("model.json: format version \(header.formatVersion!) \(manifest.graph == nil ? "needs" : "cannot have") a graph")
+        }
         let network: Network<Float>
         do {
-            network = try Network<Float>(spec: manifest.architecture)
+            network = try Network<Float>(spec: manifest.graph == nil ? manifest.architecture : Self.placeholderSpec(manifest.architecture.inputShape))
         } catch {
             throw fail("model.json architecture: \(error.message)")
         }
@@ -193,6 +254,16 @@ public struct ModelBundle {
                 throw fail("weights.safetensors: batch-norm variance '\(name)' holds \(bad); a variance cannot be negative")
             }
         }
+        if let graph = manifest.graph {
+            guard graph.formatVersion == GraphModel.currentFormatVersion else {
+                throw fail("model.json: graph format version \(graph.formatVersion); this histoscreen reads \(GraphModel.currentFormatVersion)")
+            }
+            do {
+                return try ModelBundle(manifest: manifest, graph: graph, weights: tensors)
+            } catch {
+                throw fail(error.problem)
+            }
+        }
         do {
             try network.loadWeights(tensors)
         } catch {
@@ -209,7 +280,11 @@ public struct ModelBundle {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
             let json = try encoder.encode(manifest)
-            let weights = Safetensors.encode(network.weights(), metadata: ["format": "pt", "histoscreen-model": manifest.name])
+            // Sequential networks keep Keras names and layouts (HWIO kernels); graphs keep their
+            // ONNX names and PyTorch layouts (OIHW).
+            let weights = graph == nil
+                ? Safetensors.encode(network.weights(), metadata: ["format": "histoscreen-keras", "histoscreen-model": manifest.name])
+                : Safetensors.encode(graphWeights, metadata: ["format": "onnx", "histoscreen-model": manifest.name])
             try Data(weights).write(to: url.appendingPathComponent("weights.safetensors"), options: .atomic)
             try json.write(to: url.appendingPathComponent("model.json"), options: .atomic)
         } catch {

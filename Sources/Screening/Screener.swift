@@ -59,11 +59,11 @@ public struct ScreenResult: Sendable {
 /// reading and decoding overlap with compute, and memory does not grow with the slide.
 public final class Screener: @unchecked Sendable {  // set up before use, then read only; screen() keeps its state local
     public let bundle: ModelBundle
-    public let engine: InferenceEngine
+    public let engine: any PatchClassifier
 
     public init(bundle: ModelBundle) {
         self.bundle = bundle
-        self.engine = InferenceEngine(network: bundle.network)
+        self.engine = bundle.classifier()
     }
 
     public var window: Int { bundle.manifest.architecture.inputShape[0] }
@@ -203,20 +203,27 @@ public final class Screener: @unchecked Sendable {  // set up before use, then r
         var inferenceSeconds = 0.0, done = 0
         var input = [Float](repeating: 0, count: readerNormalizes ? 0 : batchSize * w * w * 3)
         let inferenceStart = Date()
-        while let batch = queue.pop() {
+        var inferenceError: Error?
+        batches: while let batch = queue.pop() {
             let t0 = Date()  // after the batch arrived: waiting for the reader is not inference
             var sums = [Double](repeating: 0, count: batch.count)
             for view in views {
-                let p: [Float]
-                if let normalized = batch.normalized {
-                    p = normalized.withUnsafeBufferPointer { engine.probabilities($0.baseAddress!, count: batch.count) }
-                } else {
-                    input.withUnsafeMutableBufferPointer { dst in
-                        batch.pixels.withUnsafeBufferPointer { src in
-                            augmenter.normalize(dst.baseAddress!, from: src.baseAddress!, count: batch.count, view: view)
+                var p: [Float] = []
+                do {
+                    if let normalized = batch.normalized {
+                        p = try normalized.withUnsafeBufferPointer { try engine.probabilities($0.baseAddress!, count: batch.count) }
+                    } else {
+                        input.withUnsafeMutableBufferPointer { dst in
+                            batch.pixels.withUnsafeBufferPointer { src in
+                                augmenter.normalize(dst.baseAddress!, from: src.baseAddress!, count: batch.count, view: view, side: w)
+                            }
                         }
+                        p = try input.withUnsafeBufferPointer { try engine.probabilities($0.baseAddress!, count: batch.count) }
                     }
-                    p = input.withUnsafeBufferPointer { engine.probabilities($0.baseAddress!, count: batch.count) }
+                } catch {
+                    // Stop reading (closing the queue releases the reader), then report.
+                    inferenceError = error
+                    break batches
                 }
                 for i in 0..<batch.count { sums[i] += Double(p[i]) }
             }
@@ -226,6 +233,7 @@ public final class Screener: @unchecked Sendable {  // set up before use, then r
             progress(done, total, Double(done) / max(1e-9, Date().timeIntervalSince(inferenceStart)))
         }
         queue.close()
+        if let inferenceError { throw ScreenError(path: slide.path, problem: "the model failed: \(inferenceError)") }
         if let error = readerState.error {
             if let e = error as? SlideError { throw e }
             throw error
@@ -270,7 +278,7 @@ struct WindowBatch: Sendable {
         let size = count * window * window * 3
         var out = [Float](unsafeUninitializedCapacity: size) { _, initialized in initialized = size }
         out.withUnsafeMutableBufferPointer { dst in
-            pixels.withUnsafeBufferPointer { augmenter.normalize(dst.baseAddress!, from: $0.baseAddress!, count: count, view: 0) }
+            pixels.withUnsafeBufferPointer { augmenter.normalize(dst.baseAddress!, from: $0.baseAddress!, count: count, view: 0, side: window) }
         }
         normalized = out
     }

@@ -49,10 +49,12 @@ public struct PatchAugmenter: Sendable {
         return (sx, sy)
     }
 
-    /// Normalises `count` patches without augmentation, in one dihedral `view` (0 = as they
-    /// are), split over the engine's threads: the deterministic path of inference.
-    public func normalize(_ out: UnsafeMutablePointer<Float>, from pixels: UnsafePointer<UInt8>, count: Int, view: Int = 0) {
-        let n = PatchDataset.patchSize, plane = n * n * 3
+    /// Normalises `count` patches of `side` × `side` pixels without augmentation, in one
+    /// dihedral `view` (0 = as they are), split over the engine's threads: the deterministic
+    /// path of inference.
+    public func normalize(_ out: UnsafeMutablePointer<Float>, from pixels: UnsafePointer<UInt8>, count: Int, view: Int = 0,
+                          side: Int = PatchDataset.patchSize) {
+        let n = side, plane = n * n * 3
         // x = (p / 255 − mean) / std = p · scale + shift, per channel.
         let scale = normalization.std.map { Float(1 / (255 * $0)) }
         let shift = zip(normalization.mean, normalization.std).map { Float(-$0 / $1) }

@@ -35,6 +35,11 @@ public struct OperatingPointResult: Sendable, Codable {
     public var accuracy: Interval
 }
 
+public struct EvaluationError: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
+
 public enum Evaluation {
     /// Predicts every patch in `indices`, computes counts and rates at the bundle's threshold,
     /// AUC, bootstrap 95% intervals and calibration, and writes `metrics.json`,
@@ -54,7 +59,26 @@ public enum Evaluation {
         while start < indices.count {
             let n = min(chunk, indices.count - start)
             let slice = Array(pixels[(start * 96 * 96 * 3)..<((start + n) * 96 * 96 * 3)])
-            let p = Trainer.predict(bundle.network, pixels: slice, count: n, augmenter: augmenter, views: views)
+            let p: [Double]
+            if bundle.graph != nil {
+                // An imported graph: its classifier, on the same normalised views.
+                guard bundle.manifest.architecture.inputShape[0] == PatchDataset.patchSize else {
+                    throw EvaluationError("the model takes \(bundle.manifest.architecture.inputShape[0])-pixel patches; evaluate reads \(PatchDataset.patchSize)-pixel PCam patches")
+                }
+                let classifier = bundle.classifier()
+                var sums = [Double](repeating: 0, count: n)
+                var input = [Float](repeating: 0, count: n * 96 * 96 * 3)
+                for view in views {
+                    input.withUnsafeMutableBufferPointer { dst in
+                        slice.withUnsafeBufferPointer { augmenter.normalize(dst.baseAddress!, from: $0.baseAddress!, count: n, view: view) }
+                    }
+                    let q = try input.withUnsafeBufferPointer { try classifier.probabilities($0.baseAddress!, count: n) }
+                    for i in 0..<n { sums[i] += Double(q[i]) / Double(views.count) }
+                }
+                p = sums
+            } else {
+                p = Trainer.predict(bundle.network, pixels: slice, count: n, augmenter: augmenter, views: views)
+            }
             for i in 0..<n { probabilities[start + i] = p[i] }
             start += n
             progress(start, indices.count)

@@ -44,6 +44,10 @@ struct Calibrate: ParsableCommand {
     func run() throws {
         do {
             var bundle = try ModelBundle.load(from: URL(fileURLWithPath: model))
+            if bundle.graph != nil {
+                throw ModelBundleError(path: model, problem: "calibrating an imported graph is not supported yet (temperature scaling folds into a built-in network's last layer)",
+                                       hint: "give screen a --threshold chosen on validation data")
+            }
             var entries: [DatasetManifest.Entry] = valData.map { .init(path: $0, role: .validation) }
             if let manifest { entries = try DatasetManifest.read(manifest).entries + entries }
             let (data, split, _) = try DatasetManifest(entries: entries, source: manifest).load(skipMissing: skipMissing)

@@ -5,8 +5,10 @@ import Screening
 
 /// The options `screen` and `triage` share: the model and how slides are screened.
 struct ScreenOptionGroup: ParsableArguments {
-    @Option(help: "Model bundle (default: the bundled \(ModelLocation.defaultName)).")
+    @Option(help: "Model bundle, or an ONNX file with --model-mpp and --normalization (default: the bundled \(ModelLocation.defaultName)).")
     var model: String?
+
+    @OptionGroup var onnx: ONNXOptions
 
     @Option(parsing: .unconditional, help: "Cell size in model pixels: 96 (no overlap), 48, or 32 (each cell is a window's PCam centre region).")
     var stride = 96
@@ -99,7 +101,9 @@ struct ScreenOptionGroup: ParsableArguments {
     /// The model bundle, loaded, with what summaries record about it.
     func loadModel() throws -> (bundle: ModelBundle, info: ScreenSummary.Model) {
         let url = try ModelLocation.resolve(model)
-        var bundle = try ModelBundle.load(from: url)
+        var bundle = url.pathExtension.lowercased() == "onnx"
+            ? try ModelBundle.importONNX(url, settings: try onnx.settings(for: url.relativePath))
+            : try ModelBundle.load(from: url)
         if operatingPoint != nil {
             do {
                 bundle.manifest.threshold = try bundle.manifest.threshold(operatingPoint: operatingPoint)
