@@ -110,3 +110,52 @@ import _TestSupport
         #expect(!FileManager.default.fileExists(atPath: out.path))
     }
 }
+
+extension ImportCommandTests {
+    /// Built-in networks exported and read back run the same as the built-in engine (the
+    /// graph engine itself is checked against onnxruntime in GraphGoldenTests; here the
+    /// conversion is: HWIO to OIHW, "same" padding, and a Flatten of NHWC maps, which vgg16 has).
+    @Test(arguments: ["bundled", "vgg16", "compact"])
+    func exportedNetworksRunTheSame(_ which: String) throws {
+        var source = TestPaths.samples.appendingPathComponent("models/histoscreen-pcam.hsmodel")
+        if which != "bundled" {
+            source = dir.file("\(which).hsmodel")
+            let made = try CLI.run(["init-model", "--arch", which, "--out", source.path])
+            #expect(made.status == 0, "\(made.stderr)")
+        }
+        let file = dir.file("\(which).onnx")
+        let result = try CLI.run(["export", source.path, "--onnx", file.path])
+        #expect(result.status == 0, "\(result.stderr)")
+        let bundle = try ModelBundle.load(from: source)
+        let (graph, weights) = try ONNXImport.read(Array(try Data(contentsOf: file)), path: file.path)
+        #expect(graph.nodes.last?.op == "Sigmoid" && graph.opset == 13)
+        #expect(weights.keys.allSatisfy { $0.hasSuffix(".weight") || $0.hasSuffix(".bias") || $0.hasSuffix(".running_mean") || $0.hasSuffix(".running_var") })
+        let engine = try GraphEngine(graph: graph, weights: weights)
+        var g = SplitMix64(seed: 11)
+        let n = 4, side = 96
+        let nhwc = (0..<(n * side * side * 3)).map { _ in Float.random(in: -2...2, using: &g) }
+        var nchw = [Float](repeating: 0, count: nhwc.count)
+        for b in 0..<n { for c in 0..<3 { for y in 0..<side { for x in 0..<side {
+            nchw[((b * 3 + c) * side + y) * side + x] = nhwc[((b * side + y) * side + x) * 3 + c]
+        } } } }
+        let theirs = try engine.run(nchw, batch: n).data
+        let ours = try nhwc.withUnsafeBufferPointer { try bundle.classifier().probabilities($0.baseAddress!, count: n) }
+        // Probabilities (derivative ≤ 1/4 in the logit); the logits' float32 error is far below this.
+        for (a, b) in zip(ours, theirs) { #expect(abs(a - b) <= 1e-4, "\(which): \(a) vs \(b)") }
+    }
+
+    /// An imported graph exports as it was imported.
+    @Test func importedGraphsRoundTrip() throws {
+        let (_, bundle) = try importModel("classifier_softmax3", ["--model-mpp", "0.972", "--normalization", "imagenet",
+                                                                  "--classes", "normal,stroma,tumour", "--positive", "tumour"])
+        let file = dir.file("again.onnx")
+        #expect(try CLI.run(["export", bundle.path, "--onnx", file.path]).status == 0)
+        let original = try ONNXImport.read(Array(try Data(contentsOf: Self.onnx.appendingPathComponent("classifier_softmax3.onnx"))), path: "a")
+        let again = try ONNXImport.read(Array(try Data(contentsOf: file)), path: "b")
+        #expect(again.graph.nodes == original.graph.nodes)
+        #expect(again.weights == original.weights)
+        #expect(again.graph.inputShape == original.graph.inputShape && again.graph.outputName == original.graph.outputName)
+        let bad = try CLI.run(["export", dir.file("none.hsmodel").path, "--onnx", file.path])
+        #expect(bad.status == 1 && bad.stderr.contains("no such model bundle"))
+    }
+}
