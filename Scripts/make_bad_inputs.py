@@ -61,7 +61,7 @@ screen = ["screen", "{cmu}", "--model", "{model}", "--out", "{tmp}/o", "--quiet"
 
 # Options of screen: each refused before any slide is read (exit 64, the option named).
 for option, value, message in [
-    ("--stride", "0", "--stride must be 96, 48 or 32"), ("--stride", "33", "--stride must be 96, 48 or 32"),
+    ("--stride", "0", "--stride must be an even number"), ("--stride", "33", "--stride must be an even number"),
     ("--stride", "-5", "--stride"), ("--stride", "abc", "--stride"), ("--stride", "1e9", "--stride"),
     ("--mpp", "0", "--mpp 0.0 is outside"), ("--mpp", "-1", "--mpp -1.0 is outside"), ("--mpp", "nan", "--mpp nan is outside"),
     ("--mpp", "inf", "--mpp inf is outside"), ("--mpp", "1e9", "is outside 0.05"), ("--mpp", "1e-6", "is outside 0.05"),

@@ -189,3 +189,47 @@ def classifier96():
 
 
 classifier96()
+
+
+# A 9-class tissue-type classifier in the NCT-CRC-HE-100K convention (224 px at 0.5 µm/px;
+# random weights, so its classes mean nothing) and onnxruntime's class probabilities for the
+# nine real NCT patches in ../shared/data/nct-crc-he-samples, normalised with ImageNet's
+# statistics, for MultiClassTests.
+def nct9():
+    classes = ["ADI", "BACK", "DEB", "LYM", "MUC", "MUS", "NORM", "STR", "TUM"]
+    nodes = [
+        N("Conv", ["x", "w1", "b1"], ["c1"], pads=[1, 1, 1, 1], strides=[4, 4]), N("Relu", ["c1"], ["r1"]),
+        N("MaxPool", ["r1"], ["p1"], kernel_shape=[2, 2], strides=[2, 2]),
+        N("Conv", ["p1", "w2", "b2"], ["c2"], pads=[1, 1, 1, 1], strides=[2, 2]), N("Relu", ["c2"], ["r2"]),
+        N("GlobalAveragePool", ["r2"], ["g"]), N("Flatten", ["g"], ["f"]), N("Gemm", ["f", "wd", "bd"], ["z"], transB=1),
+        N("Softmax", ["z"], ["y"], axis=1),
+    ]
+    inits = [weight("w1", 16, 3, 3, 3), weight("b1", 16), weight("w2", 16, 16, 3, 3, scale=0.3), weight("b2", 16),
+             weight("wd", 9, 16, scale=1.5), weight("bd", 9)]
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, 224, 224])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 9])
+    model = helper.make_model(helper.make_graph(nodes, "nct9", [x], [y], inits), opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    path = out / "nct9.onnx"
+    onnx.save(model, path)
+    import csv
+    from PIL import Image
+    samples = root.parent / "shared/data/nct-crc-he-samples"
+    if not samples.exists():
+        print("nct9: ../shared/data/nct-crc-he-samples is missing; probabilities not written")
+        return
+    rows = list(csv.DictReader(open(samples / "labels.csv")))
+    column = "path" if "path" in rows[0] else list(rows[0].keys())[0]
+    mean = np.array([0.485, 0.456, 0.406], np.float32)
+    std = np.array([0.229, 0.224, 0.225], np.float32)
+    batch = np.stack([((np.asarray(Image.open(samples / r[column]).convert("RGB"), np.float32) / 255 - mean) / std).transpose(2, 0, 1)
+                      for r in rows]).astype(np.float32)
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    probabilities = session.run(None, {"x": batch})[0]
+    (out / "nct9.samples.json").write_text(json.dumps({
+        "classes": classes, "files": [r[column] for r in rows], "labels": [r["label"] for r in rows],
+        "probabilities": [[float(f"{v:.9g}") for v in row] for row in probabilities]}) + "\n")
+    print(f"nct9: {len(rows)} NCT patches")
+
+
+nct9()

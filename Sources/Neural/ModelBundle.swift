@@ -166,6 +166,18 @@ public struct ModelBundle {
         self.graphWeights = weights
     }
 
+    /// The same model counting another of its classes as tumour.
+    public func withPositiveClass(_ name: String) throws(ModelBundleError) -> ModelBundle {
+        let classes = manifest.classes ?? ["tumour"]
+        guard classes.contains(name) else {
+            throw ModelBundleError(path: manifest.name, problem: "--positive \(name) is not one of its classes (\(classes.joined(separator: ", ")))")
+        }
+        guard let graph = manifest.graph, name != manifest.positiveClass else { return self }
+        var m = manifest
+        m.positiveClass = name
+        return try ModelBundle(manifest: m, graph: graph, weights: graphWeights)
+    }
+
     /// The stand-in `network` of a graph bundle (a pool and one unit; never run): code that
     /// needs a sequential network checks `graph` first.
     static func placeholderSpec(_ inputShape: [Int]) -> ModelSpec {

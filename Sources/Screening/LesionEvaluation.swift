@@ -46,7 +46,7 @@ public enum LesionEvaluation {
             }
             guard Screener.plausibleMPP.contains(s.slide.mppX), Screener.plausibleMPP.contains(s.slide.mppY),
                   (1...10_000_000).contains(s.slide.widthLevel0), (1...10_000_000).contains(s.slide.heightLevel0),
-                  [96, 48, 32].contains(s.parameters.stride), Screener.plausibleMPP.contains(s.model.micronsPerPixel) else {
+                  (2...4096).contains(s.parameters.stride), s.parameters.stride % 2 == 0, Screener.plausibleMPP.contains(s.model.micronsPerPixel) else {
                 throw .init(path: summaryURL.path, problem: "has an implausible slide size, resolution or stride")
             }
             let grid = TileGrid(sizeLevel0: PixelSize(width: s.slide.widthLevel0, height: s.slide.heightLevel0), mppX: s.slide.mppX,

@@ -108,6 +108,66 @@ public enum Renderings {
         return canvas
     }
 
+    /// Colours for class maps: Okabe and Ito's eight (distinct with the common colour-vision
+    /// deficiencies), then lighter and darker variants.
+    public static func classColor(_ k: Int) -> Color {
+        let base: [Color] = [Color(230, 159, 0), Color(86, 180, 233), Color(0, 158, 115), Color(240, 228, 66), Color(0, 114, 178),
+                             Color(213, 94, 0), Color(204, 121, 167), Color(0, 0, 0)]
+        let c = base[k % base.count]
+        let round = k / base.count
+        guard round > 0 else { return c }
+        func shade(_ v: UInt8) -> UInt8 { round % 2 == 1 ? UInt8((Int(v) + 255) / 2) : UInt8(Int(v) / 2) }
+        return Color(shade(c.r), shade(c.g), shade(c.b))
+    }
+
+    /// Each screened cell's most probable class over the slide thumbnail, with a legend of the
+    /// classes and the share of screened cells each takes.
+    public static func classMap(_ result: ScreenResult, title: String, alpha: Double = 0.5) -> Canvas? {
+        guard let all = result.classProbabilities, let names = result.classNames, !names.isEmpty else { return nil }
+        let k = names.count, g = result.grid, mask = result.mask, thumb = mask.thumbnail
+        var winner = [Int](repeating: -1, count: g.cellCount), counts = [Int](repeating: 0, count: k)
+        for i in 0..<g.cellCount where result.probabilities[i] != nil {
+            var best = 0
+            for j in 1..<k where all[i * k + j] > all[i * k + best] { best = j }
+            winner[i] = best
+            counts[best] += 1
+        }
+        let header = Canvas.lineHeight + 12, legendWidth = 40 + names.map { Canvas.textWidth($0) }.max()! + 70
+        var canvas = Canvas(width: thumb.width + legendWidth, height: max(thumb.height + header, 40 + k * (Canvas.lineHeight + 6)))
+        canvas.text("\(title): most probable class per cell", x: 8, y: 4)
+        var image = Canvas(thumb)
+        let cellW = Double(g.stride) * g.scaleX, cellH = Double(g.stride) * g.scaleY
+        for y in 0..<thumb.height {
+            let row = Int((Double(y) + 0.5) * mask.downsampleY / cellH)
+            guard row < g.rows else { continue }
+            for x in 0..<thumb.width {
+                let column = Int((Double(x) + 0.5) * mask.downsampleX / cellW)
+                guard column < g.columns, winner[row * g.columns + column] >= 0 else { continue }
+                image.blend(x: x, y: y, classColor(winner[row * g.columns + column]), alpha: alpha)
+            }
+        }
+        canvas.draw(image.raster, x: 0, y: header)
+        let total = max(1, counts.reduce(0, +))
+        for (j, name) in names.enumerated() {
+            let y = header + 8 + j * (Canvas.lineHeight + 6)
+            canvas.fillRect(x: thumb.width + 12, y: y, width: 18, height: Canvas.lineHeight, classColor(j))
+            canvas.text(String(format: "%@ %.1f%%", name, 100 * Double(counts[j]) / Double(total)), x: thumb.width + 36, y: y)
+        }
+        return canvas
+    }
+
+    /// One class's probability, one pixel per cell (as `heatmap`).
+    public static func classHeatmap(_ result: ScreenResult, classIndex j: Int) -> Raster? {
+        guard let all = result.classProbabilities, let k = result.classNames?.count, (0..<k).contains(j) else { return nil }
+        let g = result.grid
+        var out = Raster(width: g.columns, height: g.rows, channels: 4)
+        for i in 0..<g.cellCount where result.probabilities[i] != nil {
+            let c = Viridis.color(Double(all[i * k + j]))
+            out.pixels[4 * i] = c.r; out.pixels[4 * i + 1] = c.g; out.pixels[4 * i + 2] = c.b; out.pixels[4 * i + 3] = 255
+        }
+        return out
+    }
+
     /// The slide overview scaled to fit `maxSize` (for worklists).
     public static func thumbnail(_ image: Raster, maxSize: Int) -> Raster {
         let scale = max(1, Double(max(image.width, image.height)) / Double(maxSize))

@@ -15,6 +15,8 @@ public struct OutputOptions: Sendable, Codable, Equatable {
     /// µm per pixel of the viewer's most detailed level (the nearest power-of-two step of a
     /// slide level at or finer than this).
     public var viewerMPP = 2.0
+    /// For a multi-class model: the classes that get a heatmap-<class>.png (nil: all of them).
+    public var classHeatmaps: [String]?
     public init() {}
 }
 
@@ -25,9 +27,23 @@ public enum ScreenWriter {
     public static let files = ["summary.json", "tiles.csv", "regions.geojson", "heatmap.png", "overlay.png", "tissue.png", "thumbnail.png",
                                "report.html", "probability.tif"]
 
-    /// The files a screen writes with `output`.
-    public static func files(_ output: OutputOptions) -> [String] {
-        files + (output.tilesGeoJSON ? ["tiles.geojson"] : []) + (output.viewer ? ["viewer.html", "viewer.dzi", "viewer_files/"] : [])
+    /// The files a screen writes with `output` (and, for a multi-class model, its classes).
+    public static func files(_ output: OutputOptions, classes: [String]? = nil) -> [String] {
+        var out = files + (output.tilesGeoJSON ? ["tiles.geojson"] : []) + (output.viewer ? ["viewer.html", "viewer.dzi", "viewer_files/"] : [])
+        if let classes {
+            out.append("classmap.png")
+            out += heatmapClasses(classes, output).map { "heatmap-\(fileSafe($0)).png" }
+        }
+        return out
+    }
+
+    static func heatmapClasses(_ classes: [String], _ output: OutputOptions) -> [String] {
+        classes.filter { output.classHeatmaps?.contains($0) ?? true }
+    }
+
+    /// A class name as part of a file or column name: letters, digits, '-' and '_'.
+    static func fileSafe(_ name: String) -> String {
+        String(name.map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" ? $0 : "_" })
     }
 
     /// The output folder name for a slide: its file name without the extension.
@@ -47,7 +63,7 @@ public enum ScreenWriter {
         do {
             let regions = Regions.find(result, minimumCells: output.minimumRegionCells)
             let map = ProbabilityMap(grid: result.grid)
-            var outputs = files(output)
+            var outputs = files(output, classes: result.classNames)
             if map == nil { outputs.removeAll { $0 == "probability.tif" } }
             var summary = ScreenSummary.make(result: result, slide: slide, slideName: name, regions: regions, model: model,
                                              options: options, output: output, toolVersion: toolVersion, outputs: outputs)
@@ -66,6 +82,16 @@ public enum ScreenWriter {
                         jobs.set(tissuePNG: tissuePNG)
                         try PNG.write(Renderings.heatmap(result), to: temp.appendingPathComponent("heatmap.png"))
                         try PNG.write(Renderings.thumbnail(result.mask.thumbnail, maxSize: 256), to: temp.appendingPathComponent("thumbnail.png"))
+                        if let classes = result.classNames {
+                            if let map = Renderings.classMap(result, title: name) {
+                                try PNG.write(map.raster, to: temp.appendingPathComponent("classmap.png"))
+                            }
+                            for c in heatmapClasses(classes, output) {
+                                if let h = Renderings.classHeatmap(result, classIndex: classes.firstIndex(of: c)!) {
+                                    try PNG.write(h, to: temp.appendingPathComponent("heatmap-\(fileSafe(c)).png"))
+                                }
+                            }
+                        }
                     case 1:
                         let overlayPNG = try PNG.encode(Renderings.overlay(result, regions: regions, floor: output.heatmapFloor,
                                                                            title: name, subtitle: subtitle).raster)
@@ -106,7 +132,9 @@ public enum ScreenWriter {
 
     /// One row per screened cell, in level-0 pixels.
     static func tilesCSV(_ result: ScreenResult) -> String {
-        var csv = Array("x,y,width,height,row,column,tissue_fraction,probability\n".utf8)
+        // A multi-class model adds every class's probability, as p_<class>.
+        let classes = result.classNames ?? [], k = classes.count
+        var csv = Array(("x,y,width,height,row,column,tissue_fraction,probability" + classes.map { ",p_" + fileSafe($0) }.joined() + "\n").utf8)
         let g = result.grid
         // One C format call per row: Foundation's String(format:) is several times slower,
         // which showed on slides with tens of thousands of rows.
@@ -116,8 +144,15 @@ public enum ScreenWriter {
             let r = g.cellLevel0(column: i % g.columns, row: i / g.columns)
             let args: [CVarArg] = [Int(r.x.rounded()), Int(r.y.rounded()), Int(r.width.rounded()), Int(r.height.rounded()),
                                    i / g.columns, i % g.columns, result.tissueFractions[i], Double(p)]
-            let n = withVaList(args) { vsnprintf(&line, line.count, "%ld,%ld,%ld,%ld,%ld,%ld,%.4f,%.6f\n", $0) }
+            let n = withVaList(args) { vsnprintf(&line, line.count, k > 0 ? "%ld,%ld,%ld,%ld,%ld,%ld,%.4f,%.6f" : "%ld,%ld,%ld,%ld,%ld,%ld,%.4f,%.6f\n", $0) }
             line.withUnsafeBytes { csv.append(contentsOf: $0.prefix(Int(n))) }
+            if k > 0, let all = result.classProbabilities {
+                for j in 0..<k {
+                    let m = withVaList([Double(all[i * k + j])]) { vsnprintf(&line, line.count, ",%.6f", $0) }
+                    line.withUnsafeBytes { csv.append(contentsOf: $0.prefix(Int(m))) }
+                }
+                csv.append(10)
+            }
         }
         return String(decoding: csv, as: UTF8.self)
     }

@@ -39,6 +39,11 @@ public struct ScreenResult: Sendable {
     /// Per cell (row-major): the tissue fraction, and the probability where screened.
     public var tissueFractions: [Double]
     public var probabilities: [Float?]
+    /// For a multi-class model: every class's probability per cell (cells × classes, row-major;
+    /// zero where not screened) and the class names, in output order.
+    public var classProbabilities: [Float]? = nil
+    public var classNames: [String]? = nil
+    public var positiveClass: String? = nil
     public var threshold: Double
     /// Tissue detection (thumbnail read and mask), before any window is read.
     public var tissueSeconds: Double = 0
@@ -204,21 +209,33 @@ public final class Screener: @unchecked Sendable {  // set up before use, then r
         var input = [Float](repeating: 0, count: readerNormalizes ? 0 : batchSize * w * w * 3)
         let inferenceStart = Date()
         var inferenceError: Error?
+        // A multi-class model: keep every class's probability too.
+        let multi = (engine as? GraphClassifier).flatMap { $0.classCount > 1 ? $0 : nil }
+        let k = multi?.classCount ?? 0
+        var classSums = [Float](repeating: 0, count: multi == nil ? 0 : grid.cellCount * k)
         batches: while let batch = queue.pop() {
             let t0 = Date()  // after the batch arrived: waiting for the reader is not inference
             var sums = [Double](repeating: 0, count: batch.count)
             for view in views {
                 var p: [Float] = []
                 do {
+                    func run(_ x: UnsafeBufferPointer<Float>) throws -> [Float] {
+                        guard let multi else { return try engine.probabilities(x.baseAddress!, count: batch.count) }
+                        let all = try multi.classProbabilities(x.baseAddress!, count: batch.count)
+                        for (i, cell) in batch.cells.enumerated() {
+                            for j in 0..<k { classSums[cell * k + j] += all[i * k + j] / Float(views.count) }
+                        }
+                        return (0..<batch.count).map { all[$0 * k + multi.positiveIndex] }
+                    }
                     if let normalized = batch.normalized {
-                        p = try normalized.withUnsafeBufferPointer { try engine.probabilities($0.baseAddress!, count: batch.count) }
+                        p = try normalized.withUnsafeBufferPointer { try run($0) }
                     } else {
                         input.withUnsafeMutableBufferPointer { dst in
                             batch.pixels.withUnsafeBufferPointer { src in
                                 augmenter.normalize(dst.baseAddress!, from: src.baseAddress!, count: batch.count, view: view, side: w)
                             }
                         }
-                        p = try input.withUnsafeBufferPointer { try engine.probabilities($0.baseAddress!, count: batch.count) }
+                        p = try input.withUnsafeBufferPointer { try run($0) }
                     }
                 } catch {
                     // Stop reading (closing the queue releases the reader), then report.
@@ -244,6 +261,11 @@ public final class Screener: @unchecked Sendable {  // set up before use, then r
                                   totalSeconds: Date().timeIntervalSince(start))
         result.tissueSeconds = tissueSeconds
         result.readCPUSeconds = readerState.cpuSeconds
+        if multi != nil {
+            result.classProbabilities = classSums
+            result.classNames = bundle.manifest.classes
+            result.positiveClass = bundle.manifest.classes?[multi!.positiveIndex]
+        }
         return result
     }
 

@@ -72,6 +72,11 @@ public struct ScreenSummary: Sendable, Codable {
     /// The regions in rank order (their geometry is in regions.geojson).
     public var regions: [RegionSummary]?
     public var threshold: Double
+    /// A multi-class model's classes, the one counted as tumour, and each class's share of the
+    /// screened cells (by most probable class).
+    public var classes: [String]?
+    public var positiveClass: String?
+    public var classFractions: [String: Double]?
     public var model: Model
     public var tool: [String: String]
     public var parameters: ScreenOptions
@@ -124,6 +129,18 @@ extension ScreenSummary {
         let info = SlideInfo(path: slide.path, name: slideName, hash: hash.0, hashAlgorithm: hash.1, format: slide.metadata.format,
                              widthLevel0: grid.sizeLevel0.width, heightLevel0: grid.sizeLevel0.height, mppX: grid.mppX, mppY: grid.mppY,
                              mppSource: result.resolutionSource.rawValue, levelUsed: result.plan.level, levelDownsample: result.plan.downsample)
+        var classFractions: [String: Double]?
+        if let names = result.classNames, let all = result.classProbabilities, !names.isEmpty {
+            let k = names.count
+            var counts = [Int](repeating: 0, count: k)
+            for i in 0..<grid.cellCount where result.probabilities[i] != nil {
+                var best = 0
+                for j in 1..<k where all[i * k + j] > all[i * k + best] { best = j }
+                counts[best] += 1
+            }
+            let total = max(1, counts.reduce(0, +))
+            classFractions = Dictionary(uniqueKeysWithValues: zip(names, counts.map { Double($0) / Double(total) }))
+        }
         let c = grid.cellLevel0(column: 0, row: 0)
         let tilesPerSecond = Double(screened) / max(1e-9, result.totalSeconds)
         return ScreenSummary(
@@ -132,7 +149,8 @@ extension ScreenSummary {
             tumourFraction: tissueArea > 0 ? positiveArea / tissueArea : 0, tissueAreaMM2: tissueArea, positiveAreaMM2: positiveArea,
             maxProbability: maxP, largestRegionMM2: regions.map(\.areaMM2).max() ?? 0, regionCount: regions.count,
             largestLesionClass: regions.map(\.lesionClass).max()?.rawValue ?? "none", regions: regions.map(RegionSummary.init),
-            threshold: result.threshold, model: model, tool: ["name": "histoscreen", "version": toolVersion],
+            threshold: result.threshold, classes: result.classNames, positiveClass: result.positiveClass, classFractions: classFractions,
+            model: model, tool: ["name": "histoscreen", "version": toolVersion],
             parameters: options, output: output,
             timings: Timings(tissueSeconds: result.tissueSeconds, readSeconds: result.readSeconds, readCPUSeconds: result.readCPUSeconds,
                              inferenceSeconds: result.inferenceSeconds, writeSeconds: 0,

@@ -48,7 +48,7 @@ struct Screen: ParsableCommand {
         } catch let error as ModelBundleError {
             printError(error.description); throw ExitCode(1)
         }
-        let options = screening.screenOptions
+        let options = screening.screenOptions(window: model.bundle.manifest.architecture.inputShape[0])
         let screener = screening.screener(model.bundle)
         let modelInfo = model.info
         let progress = ProgressBar(enabled: !quiet)

@@ -10,8 +10,8 @@ struct ScreenOptionGroup: ParsableArguments {
 
     @OptionGroup var onnx: ONNXOptions
 
-    @Option(parsing: .unconditional, help: "Cell size in model pixels: 96 (no overlap), 48, or 32 (each cell is a window's PCam centre region).")
-    var stride = 96
+    @Option(parsing: .unconditional, help: "Cell size in model pixels (default: the model's window, no overlap): for a 96-pixel PCam model 96, 48, or 32 (each cell is a window's PCam centre region).")
+    var stride: Int?
 
     @Option(parsing: .unconditional, help: "µm per pixel of level 0, for slides without resolution metadata (overrides the metadata).")
     var mpp: Double?
@@ -49,11 +49,16 @@ struct ScreenOptionGroup: ParsableArguments {
     @Option(parsing: .unconditional, help: "µm per pixel of the viewer's most detailed level (0.25–16).")
     var viewerMpp = 2.0
 
+    @Option(help: "For a multi-class model: the classes that get a heatmap-<class>.png, comma-separated, or all or none (default: all).")
+    var classHeatmaps: String?
+
     /// 4,096 windows of 96 × 96 × 3 floats are 450 MB of input; larger batches gain nothing.
     static let maximumBatch = 4096
 
     func validate() throws {
-        guard [96, 48, 32].contains(stride) else { throw ValidationError("--stride must be 96, 48 or 32") }
+        if let stride, !(2...4096).contains(stride) || stride % 2 != 0 {
+            throw ValidationError("--stride must be an even number of model pixels from 2 to 4096 (96, 48 or 32 for a 96-pixel model)")
+        }
         guard (0...1).contains(minTissue) else { throw ValidationError("--min-tissue must be between 0 and 1") }
         if let threshold, !(threshold > 0 && threshold < 1) { throw ValidationError("--threshold must be between 0 and 1") }
         if let operatingPoint, !OperatingPoints.names.contains(operatingPoint) {
@@ -70,9 +75,10 @@ struct ScreenOptionGroup: ParsableArguments {
         guard (1...Self.maximumBatch).contains(batch) else { throw ValidationError("--batch must be between 1 and \(Self.maximumBatch)") }
     }
 
-    var screenOptions: ScreenOptions {
+    /// The screening options for a model whose window is `window` pixels.
+    func screenOptions(window: Int) -> ScreenOptions {
         var options = ScreenOptions()
-        options.stride = stride
+        options.stride = stride ?? window
         options.mppOverride = mpp
         options.threshold = threshold
         options.testTimeAugmentation = tta
@@ -88,6 +94,11 @@ struct ScreenOptionGroup: ParsableArguments {
         output.tilesGeoJSON = tilesGeojson
         output.viewer = viewer
         output.viewerMPP = viewerMpp
+        switch classHeatmaps {
+        case nil, "all": output.classHeatmaps = nil
+        case "none": output.classHeatmaps = []
+        case let list?: output.classHeatmaps = list.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        }
         return output
     }
 
@@ -104,6 +115,12 @@ struct ScreenOptionGroup: ParsableArguments {
         var bundle = url.pathExtension.lowercased() == "onnx"
             ? try ModelBundle.importONNX(url, settings: try onnx.settings(for: url.relativePath))
             : try ModelBundle.load(from: url)
+        if let positive = onnx.positive, url.pathExtension.lowercased() != "onnx" {
+            bundle = try bundle.withPositiveClass(positive)
+        }
+        if let wanted = outputOptions.classHeatmaps, let unknown = wanted.first(where: { !(bundle.manifest.classes ?? []).contains($0) }) {
+            throw ModelBundleError(path: url.relativePath, problem: "--class-heatmaps \(unknown) is not one of its classes (\((bundle.manifest.classes ?? ["tumour"]).joined(separator: ", ")))")
+        }
         if operatingPoint != nil {
             do {
                 bundle.manifest.threshold = try bundle.manifest.threshold(operatingPoint: operatingPoint)

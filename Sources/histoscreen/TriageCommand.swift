@@ -57,7 +57,7 @@ struct TriageCommand: ParsableCommand {
         } catch let error as ModelBundleError {
             printError(error.description); throw ExitCode(2)
         }
-        let options = screening.screenOptions
+        let options = screening.screenOptions(window: model.bundle.manifest.architecture.inputShape[0])
         let workers = min(jobs, max(1, slides.count))
         Threading.threadCount = max(1, Threading.threadCount / workers)
         let triage = Triage(screener: screening.screener(model.bundle), model: model.info, options: options,
