@@ -105,6 +105,8 @@ save("reshape_dynamic", [N("Reshape", ["x", "shape"], ["r"]), N("Gemm", ["r", "w
 save("reshape_static_batch", [N("Reshape", ["x", "shape"], ["r"]), N("Gemm", ["r", "w"], ["y"])],
      [ints("shape", [1, 3 * 8 * 8]), weight("w", 3 * 8 * 8, 2, scale=0.1)], None, per_image=True,
      note="shape [1, 192] as a batch-1 export writes it; onnxruntime runs each image alone")
+save("pad_constant", [N("Pad", ["x", "pads", "value"], ["y"], mode="constant")],
+     [ints("pads", [0, 0, 1, 2, 0, 0, 2, 1]), scalar("value", 0.5)], None)
 save("constant_node", [N("Constant", [], ["k"], value=numpy_helper.from_array(np.full((1, 3, 1, 1), 0.5, np.float32), "k")),
                        N("Mul", ["x", "k"], ["y"])], [], None)
 

@@ -215,6 +215,7 @@ public final class GraphEngine: @unchecked Sendable {  // immutable after init
             guard (0...x.shape.count).contains(axis) else { throw GraphError("axis \(axis) for a \(x.shape.count)-D input") }
             return [Value(shape: [x.shape[..<axis].reduce(1, *), x.shape[axis...].reduce(1, *)], data: x.data)]
         case "Reshape": return [try reshape(node, try input(0))]
+        case "Pad": return [try pad(node, try input(0), try optional(2))]
         case "Softmax": return [try softmax(node, try input(0))]
         case "Dropout", "Identity": return [try input(0)]
         default: throw GraphError("operator \(node.op) has no kernel")
@@ -312,6 +313,31 @@ public final class GraphEngine: @unchecked Sendable {  // immutable after init
         }
         guard shape.reduce(1, *) == x.data.count else { throw GraphError("\(x.shape) cannot become \(shape)") }
         return Value(shape: shape, data: x.data)
+    }
+
+    /// Constant padding (the only mode supported): pads are [begin per axis…, end per axis…].
+    func pad(_ node: GraphNode, _ x: Value, _ constant: Value?) throws(GraphError) -> Value {
+        let mode = node.string("mode") ?? "constant"
+        guard mode == "constant" else { throw GraphError("mode \(mode) is not supported (only constant)") }
+        guard node.inputs.count > 1, let pads = graph.integerConstants[node.inputs[1]]?.values.map({ Int(clamping: $0) }) else {
+            throw GraphError("the pads must be a constant of the graph")
+        }
+        let rank = x.shape.count
+        guard pads.count == 2 * rank, pads.allSatisfy({ (0...4096).contains($0) }) else { throw GraphError("pads \(pads) for a \(rank)-D input") }
+        let value = constant?.data.first ?? 0
+        if pads.allSatisfy({ $0 == 0 }) { return x }
+        let shape = (0..<rank).map { x.shape[$0] + pads[$0] + pads[rank + $0] }
+        guard shape.reduce(1, *) <= 1 << 28 else { throw GraphError("the output would hold more than 2^28 values") }
+        var out = [Float](repeating: value, count: shape.reduce(1, *))
+        var index = [Int](repeating: 0, count: rank)
+        for v in x.data {
+            var o = 0
+            for d in 0..<rank { o = o * shape[d] + index[d] + pads[d] }
+            out[o] = v
+            var d = rank - 1
+            while d >= 0 { index[d] += 1; if index[d] < x.shape[d] { break }; index[d] = 0; d -= 1 }
+        }
+        return Value(shape: shape, data: out)
     }
 
     func softmax(_ node: GraphNode, _ x: Value) throws(GraphError) -> Value {

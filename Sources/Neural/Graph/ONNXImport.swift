@@ -15,7 +15,7 @@ public enum ONNXImport {
         "MaxPool": ["auto_pad", "ceil_mode", "dilations", "kernel_shape", "pads", "storage_order", "strides"],
         "AveragePool": ["auto_pad", "ceil_mode", "count_include_pad", "kernel_shape", "pads", "strides", "dilations"],
         "GlobalAveragePool": [], "Gemm": ["alpha", "beta", "transA", "transB"], "MatMul": [], "Flatten": ["axis"],
-        "Reshape": ["allowzero"], "Softmax": ["axis"], "Dropout": ["seed", "ratio", "is_test"], "Identity": [],
+        "Reshape": ["allowzero"], "Pad": ["mode"], "Softmax": ["axis"], "Dropout": ["seed", "ratio", "is_test"], "Identity": [],
     ]
 
     public static let minimumOpset = 11

@@ -1,0 +1,53 @@
+import Foundation
+import Imaging
+@testable import Neural
+import Slides
+import Testing
+import Training
+import _TestSupport
+
+/// torchvision's VGG16, ResNet-18, ResNet-50, DenseNet-121, MobileNetV2 and EfficientNet-B0
+/// (Debian's python3-torchvision 0.14, seeded random weights) imported from ONNX give
+/// onnxruntime's probabilities on 256 real PCam patches from ../shared.
+///
+/// The models are large, so they are made rather than committed: `.ci/run` makes them with
+/// `Scripts/make_torchvision_models.py` and `Scripts/onnx_reference.py` into
+/// `.data/torchvision/`; without them the test is skipped, saying so.
+@Suite struct TorchvisionImportTests {
+    static let folder = TestPaths.repositoryRoot.appendingPathComponent(".data/torchvision")
+    static let architectures = ["vgg16", "resnet18", "resnet50", "densenet121", "mobilenet_v2", "efficientnet_b0"]
+    static let patches = TestPaths.sharedData.appendingPathComponent("pcam-kaggle")
+    static var available: Bool {
+        architectures.allSatisfy { FileManager.default.fileExists(atPath: folder.appendingPathComponent("\($0).reference.json").path) }
+            && FileManager.default.fileExists(atPath: patches.appendingPathComponent("train_labels.csv").path)
+    }
+
+    struct Reference: Decodable { var ids: [String]; var probabilities: [[Double]] }
+
+    @Test(.enabled(if: available, "the torchvision models are not in .data/torchvision (made by .ci/run with Debian's python3-torch; see Scripts/make_torchvision_models.py)"),
+          arguments: architectures)
+    func matchesOnnxruntimeOnRealPatches(_ architecture: String) throws {
+        let reference = try JSONDecoder().decode(Reference.self, from: Data(contentsOf: Self.folder.appendingPathComponent("\(architecture).reference.json")))
+        let settings = ImportSettings(micronsPerPixel: 0.972, normalization: ImportSettings.normalization("imagenet")!)
+        let bundle = try ModelBundle.importONNX(Self.folder.appendingPathComponent("\(architecture).onnx"), settings: settings)
+        let classifier = try #require(bundle.classifier() as? GraphClassifier)
+        let augmenter = PatchAugmenter(normalization: bundle.manifest.normalization, augment: false)
+        var pixels: [UInt8] = []
+        for id in reference.ids {
+            let slide = try openSlide(at: Self.patches.appendingPathComponent("train/\(id).tif"))
+            pixels += try slide.readRegion(originLevel0: PixelPoint(x: 0, y: 0), level: 0, sizeAtLevel: PixelSize(width: 96, height: 96)).pixels
+        }
+        var worst = 0.0
+        let batch = 32, plane = 96 * 96 * 3
+        for start in stride(from: 0, to: reference.ids.count, by: batch) {
+            let n = min(batch, reference.ids.count - start)
+            var input = [Float](repeating: 0, count: n * plane)
+            input.withUnsafeMutableBufferPointer { dst in
+                pixels.withUnsafeBufferPointer { augmenter.normalize(dst.baseAddress!, from: $0.baseAddress! + start * plane, count: n) }
+            }
+            let all = try input.withUnsafeBufferPointer { try classifier.classProbabilities($0.baseAddress!, count: n) }
+            for i in 0..<n { for j in 0..<2 { worst = max(worst, abs(Double(all[i * 2 + j]) - reference.probabilities[start + i][j])) } }
+        }
+        #expect(worst <= 1e-4, "\(architecture): worst difference from onnxruntime \(worst)")
+    }
+}
