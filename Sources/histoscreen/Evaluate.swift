@@ -29,6 +29,7 @@ struct Evaluate: ParsableCommand {
     @Flag(help: "Go on when listed files are missing (they are counted).") var skipMissing = false
     @Flag(help: "No progress bar.") var quiet = false
     @Flag(help: "Print the metrics as JSON.") var json = false
+    @OptionGroup var onnx: ONNXOptions
 
     func validate() throws {
         guard (10...100_000).contains(resamples) else { throw ValidationError("--resamples must be between 10 and 100000") }
@@ -38,7 +39,10 @@ struct Evaluate: ParsableCommand {
         if let threads { Threading.threadCount = threads }
         let progress = ProgressBar(enabled: !quiet)
         do {
-            let bundle = try ModelBundle.load(from: URL(fileURLWithPath: model))
+            let url = URL(fileURLWithPath: model)
+            let bundle = url.pathExtension.lowercased() == "onnx"
+                ? try ModelBundle.importONNX(url, settings: try onnx.settings(for: model))
+                : try ModelBundle.load(from: url)
             guard let wanted = DatasetSplit.Subset(rawValue: subset) else { throw ValidationError("--subset must be train, val or test") }
             var entries: [DatasetManifest.Entry] = []
             if let dataset {
@@ -67,7 +71,8 @@ struct Evaluate: ParsableCommand {
             } else {
                 let c = report.confusion
                 print("\(model) on \(report.patches) \(subsetName) patches (\(report.positives) label 1)\(tta ? ", 8-view TTA" : "")")
-                print("  threshold    \(String(format: "%.3f", report.threshold)) (chosen on validation data)")
+                let origin = bundle.manifest.operatingPoints != nil ? "chosen on validation data" : "the bundle's; not calibrated"
+                print("  threshold    \(String(format: "%.3f", report.threshold)) (\(origin))")
                 print("  TP \(c.tp)  FN \(c.fn)  TN \(c.tn)  FP \(c.fp)")
                 print("  sensitivity  \(report.sensitivity)")
                 print("  specificity  \(report.specificity)")

@@ -159,3 +159,17 @@ extension ImportCommandTests {
         #expect(bad.status == 1 && bad.stderr.contains("no such model bundle"))
     }
 }
+
+extension ImportCommandTests {
+    /// evaluate takes an ONNX file directly, with the same options as import.
+    @Test func evaluateTakesOnnxDirectly() throws {
+        let model = Self.onnx.appendingPathComponent("classifier_sigmoid96.onnx").path
+        let data = TestPaths.fixtures.appendingPathComponent("pcam-mini/labels.csv").path
+        let ok = try CLI.run(["evaluate", model, data, "--model-mpp", "0.972", "--normalization", "pcam", "--out", dir.file("e").path,
+                              "--quiet", "--resamples", "10"])
+        #expect(ok.status == 0, "\(ok.stderr)")
+        #expect(ok.stdout.contains("(the bundle's; not calibrated)"))
+        let missing = try CLI.run(["evaluate", model, data, "--out", dir.file("f").path, "--quiet"])
+        #expect(missing.status == 64 && missing.stderr.contains("--model-mpp"), "\(missing.stderr)")
+    }
+}
