@@ -74,7 +74,7 @@ let tests: [Target] = [
 // a shared library with coverage instrumentation that defines LLVMFuzzerTestOneInput, linked
 // against libFuzzer's main by the script.
 
-let fuzzNames = ["FuzzSafetensors", "FuzzModelJSON", "FuzzDatasetCSV", "FuzzSlide", "FuzzAnnotations"]
+let fuzzNames = ["FuzzSafetensors", "FuzzModelJSON", "FuzzDatasetCSV", "FuzzSlide", "FuzzAnnotations", "FuzzONNX"]
 let fuzzTargets: [Target] = fuzzNames.map { name in
     .target(name: name, dependencies: ["Neural", "Training", "Slides", "Imaging", "Screening"], path: "Fuzz/\(name)")
 }

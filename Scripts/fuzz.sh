@@ -2,14 +2,14 @@
 # Builds the libFuzzer targets in Fuzz/ and runs each.
 #   bash Scripts/fuzz.sh RUNS [TARGET...]     e.g. bash Scripts/fuzz.sh 1000000
 #   FUZZ_SECONDS=15 bash Scripts/fuzz.sh 0    each target for 15 s instead (what CI runs)
-# Targets: FuzzSafetensors, FuzzModelJSON, FuzzDatasetCSV, FuzzSlide, FuzzAnnotations (default: all). Each starts from
+# Targets: FuzzSafetensors, FuzzModelJSON, FuzzDatasetCSV, FuzzSlide, FuzzAnnotations, FuzzONNX (default: all). Each starts from
 # seeds copied from the repository (Tests/Fixtures, Samples), in .build-fuzz/corpus/TARGET/. A
 # crash, a sanitizer report, or an allocation over 2 GB fails the script; libFuzzer writes the
 # input as .build-fuzz/crash-*.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs="${1:-1000000}"; shift || true
-targets=("$@"); [ ${#targets[@]} -eq 0 ] && targets=(FuzzSafetensors FuzzModelJSON FuzzDatasetCSV FuzzSlide FuzzAnnotations)
+targets=("$@"); [ ${#targets[@]} -eq 0 ] && targets=(FuzzSafetensors FuzzModelJSON FuzzDatasetCSV FuzzSlide FuzzAnnotations FuzzONNX)
 clang=$(dirname "$(readlink -f "$(command -v swift)")")/clang
 export HISTOSCREEN_FUZZ=1
 # Let libFuzzer, not the Swift runtime's backtracer, handle a crash, so it saves the input.
@@ -36,6 +36,7 @@ PY
         FuzzDatasetCSV) cp Tests/Fixtures/bad-inputs/files/*.csv Tests/Fixtures/pcam-mini/labels.csv Samples/datasets/*.csv "$corpus/" ;;
         FuzzAnnotations) cp Tests/Fixtures/qupath/qupath-export.geojson Tests/Fixtures/bad-inputs/files/truth-* "$corpus/"
             find Tests/Fixtures/bad-inputs/files -name tiles.csv | while read -r f; do cp "$f" "$corpus/$(echo "$f" | tr / _)"; done ;;
+        FuzzONNX) find Tests/Fixtures/onnx -name '*.onnx' -size -64k -exec cp {} "$corpus/" \; ;;
         FuzzSlide) find Tests/Fixtures -maxdepth 3 \( -name '*.tif' -o -name '*.png' -o -name '*.svs' \) -size -64k -exec cp {} "$corpus/" \; ;;
     esac
     limit=(-runs="$runs"); [ "$runs" = 0 ] && limit=(-max_total_time="${FUZZ_SECONDS:-15}")
