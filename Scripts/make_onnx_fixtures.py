@@ -107,6 +107,15 @@ save("reshape_static_batch", [N("Reshape", ["x", "shape"], ["r"]), N("Gemm", ["r
      note="shape [1, 192] as a batch-1 export writes it; onnxruntime runs each image alone")
 save("pad_constant", [N("Pad", ["x", "pads", "value"], ["y"], mode="constant")],
      [ints("pads", [0, 0, 1, 2, 0, 0, 2, 1]), scalar("value", 0.5)], None)
+save("shape_arithmetic", [
+    N("Transpose", ["x"], ["t"], perm=[0, 2, 3, 1]), N("Shape", ["t"], ["s"]),
+    N("Slice", ["s", "zero", "one"], ["b"]), N("Cast", ["b"], ["bi"], to=7),
+    N("Gather", ["s", "three"], ["g"], axis=0), N("Unsqueeze", ["g", "axes0"], ["u"]),
+    N("Concat", ["bi", "u", "minus1", "one"], ["k"], axis=0), N("Reshape", ["t", "k"], ["r"]),
+    N("Squeeze", ["r", "axes3"], ["y"]),
+], [ints("zero", [0]), ints("one", [1]), numpy_helper.from_array(np.array(3, dtype=np.int64), "three"), ints("axes0", [0]),
+    ints("minus1", [-1]), ints("axes3", [3])], None,
+    note="Transpose, Shape, Slice, Cast, Gather, Unsqueeze, Concat, Reshape and Squeeze, as tf2onnx writes them around a Flatten")
 save("constant_node", [N("Constant", [], ["k"], value=numpy_helper.from_array(np.full((1, 3, 1, 1), 0.5, np.float32), "k")),
                        N("Mul", ["x", "k"], ["y"])], [], None)
 

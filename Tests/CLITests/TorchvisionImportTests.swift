@@ -27,14 +27,33 @@ import _TestSupport
     @Test(.enabled(if: available, "the torchvision models are not in .data/torchvision (made by .ci/run with Debian's python3-torch; see Scripts/make_torchvision_models.py)"),
           arguments: architectures)
     func matchesOnnxruntimeOnRealPatches(_ architecture: String) throws {
-        let reference = try JSONDecoder().decode(Reference.self, from: Data(contentsOf: Self.folder.appendingPathComponent("\(architecture).reference.json")))
-        let settings = ImportSettings(micronsPerPixel: 0.972, normalization: ImportSettings.normalization("imagenet")!)
-        let bundle = try ModelBundle.importONNX(Self.folder.appendingPathComponent("\(architecture).onnx"), settings: settings)
+        try Self.compare(Self.folder.appendingPathComponent("\(architecture).onnx"), reference: Self.folder.appendingPathComponent("\(architecture).reference.json"),
+                         normalization: "imagenet", classes: 2)
+    }
+
+    static let keras = TestPaths.repositoryRoot.appendingPathComponent(".data/keras")
+
+    /// The seed project's Keras VGG16 with its head (Flatten, Dense 256 ReLU, Dense 1 sigmoid),
+    /// saved by tensorflow-cpu and converted by tf2onnx (Scripts/make_keras_vgg16.py): its
+    /// Transpose and Shape arithmetic around the Flatten run, and the probabilities match.
+    @Test(.enabled(if: FileManager.default.fileExists(atPath: keras.appendingPathComponent("vgg16-seed.reference.json").path)
+                   && FileManager.default.fileExists(atPath: patches.appendingPathComponent("train_labels.csv").path),
+                   "the Keras VGG16 is not in .data/keras (made by .ci/run with tensorflow-cpu and tf2onnx; see Scripts/make_keras_vgg16.py)"))
+    func kerasVGG16ThroughTf2onnx() throws {
+        try Self.compare(Self.keras.appendingPathComponent("vgg16-seed.onnx"), reference: Self.keras.appendingPathComponent("vgg16-seed.reference.json"),
+                         normalization: "0,1", classes: 1)
+    }
+
+    static func compare(_ model: URL, reference url: URL, normalization: String, classes: Int) throws {
+        let architecture = model.deletingPathExtension().lastPathComponent
+        let reference = try JSONDecoder().decode(Reference.self, from: Data(contentsOf: url))
+        let settings = ImportSettings(micronsPerPixel: 0.972, normalization: ImportSettings.normalization(normalization)!)
+        let bundle = try ModelBundle.importONNX(model, settings: settings)
         let classifier = try #require(bundle.classifier() as? GraphClassifier)
         let augmenter = PatchAugmenter(normalization: bundle.manifest.normalization, augment: false)
         var pixels: [UInt8] = []
         for id in reference.ids {
-            let slide = try openSlide(at: Self.patches.appendingPathComponent("train/\(id).tif"))
+            let slide = try openSlide(at: patches.appendingPathComponent("train/\(id).tif"))
             pixels += try slide.readRegion(originLevel0: PixelPoint(x: 0, y: 0), level: 0, sizeAtLevel: PixelSize(width: 96, height: 96)).pixels
         }
         var worst = 0.0
@@ -46,7 +65,13 @@ import _TestSupport
                 pixels.withUnsafeBufferPointer { augmenter.normalize(dst.baseAddress!, from: $0.baseAddress! + start * plane, count: n) }
             }
             let all = try input.withUnsafeBufferPointer { try classifier.classProbabilities($0.baseAddress!, count: n) }
-            for i in 0..<n { for j in 0..<2 { worst = max(worst, abs(Double(all[i * 2 + j]) - reference.probabilities[start + i][j])) } }
+            for i in 0..<n {
+                for j in 0..<classes {
+                    // A one-output model's reference lists [1 − p, p].
+                    let expected = classes == 1 ? reference.probabilities[start + i][1] : reference.probabilities[start + i][j]
+                    worst = max(worst, abs(Double(all[i * classes + j]) - expected))
+                }
+            }
         }
         #expect(worst <= 1e-4, "\(architecture): worst difference from onnxruntime \(worst)")
     }

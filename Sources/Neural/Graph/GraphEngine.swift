@@ -214,8 +214,41 @@ public final class GraphEngine: @unchecked Sendable {  // immutable after init
             if axis < 0 { axis += x.shape.count }
             guard (0...x.shape.count).contains(axis) else { throw GraphError("axis \(axis) for a \(x.shape.count)-D input") }
             return [Value(shape: [x.shape[..<axis].reduce(1, *), x.shape[axis...].reduce(1, *)], data: x.data)]
-        case "Reshape": return [try reshape(node, try input(0))]
+        case "Reshape": return [try reshape(node, try input(0), values)]
         case "Pad": return [try pad(node, try input(0), try optional(2))]
+        case "Transpose": return [try transpose(node, try input(0))]
+        case "Shape":
+            let x = try input(0)
+            let rank = x.shape.count
+            var start = Int(node.int("start") ?? 0), end = Int(node.int("end") ?? Int64(rank))
+            if start < 0 { start += rank }; if end < 0 { end += rank }
+            start = max(0, min(rank, start)); end = max(start, min(rank, end))
+            return [Value(shape: [end - start], data: x.shape[start..<end].map { Float($0) })]
+        case "Cast":
+            // Values are held as float; integer types truncate (shapes and indices are exact below 2^24).
+            let to = node.int("to") ?? 1
+            guard [1, 6, 7, 10, 11].contains(to) else { throw GraphError("Cast to type \(to) is not supported") }
+            return [map(try input(0)) { [6, 7].contains(to) ? $0.rounded(.towardZero) : $0 }]
+        case "Gather": return [try gather(node, try input(0), try input(1))]
+        case "Slice": return [try slice(try input(0), try input(1), try input(2), try optional(3), try optional(4))]
+        case "Unsqueeze", "Squeeze":
+            let x = try input(0)
+            let axesValue = try optional(1)
+            let axes = axesValue?.data.map { Int($0) } ?? node.ints("axes")?.map { Int($0) }
+            if node.op == "Unsqueeze" {
+                guard let axes else { throw GraphError("axes are missing") }
+                let rank = x.shape.count + axes.count
+                var shape = x.shape
+                for a in axes.map({ $0 < 0 ? $0 + rank : $0 }).sorted() {
+                    guard (0...shape.count).contains(a) else { throw GraphError("axis \(a) out of range") }
+                    shape.insert(1, at: a)
+                }
+                return [Value(shape: shape, data: x.data)]
+            }
+            let rank = x.shape.count
+            let drop = Set((axes ?? x.shape.indices.filter { x.shape[$0] == 1 }).map { $0 < 0 ? $0 + rank : $0 })
+            guard drop.allSatisfy({ (0..<rank).contains($0) && x.shape[$0] == 1 }) else { throw GraphError("cannot squeeze axes \(drop.sorted()) of \(x.shape)") }
+            return [Value(shape: x.shape.indices.filter { !drop.contains($0) }.map { x.shape[$0] }, data: x.data)]
         case "Softmax": return [try softmax(node, try input(0))]
         case "Dropout", "Identity": return [try input(0)]
         default: throw GraphError("operator \(node.op) has no kernel")
@@ -288,9 +321,16 @@ public final class GraphEngine: @unchecked Sendable {  // immutable after init
         return Value(shape: shape, data: out)
     }
 
-    func reshape(_ node: GraphNode, _ x: Value) throws(GraphError) -> Value {
-        guard node.inputs.count > 1, let target = graph.integerConstants[node.inputs[1]] else {
-            throw GraphError("the target shape must be a constant of the graph")
+    func reshape(_ node: GraphNode, _ x: Value, _ values: [String: Value]) throws(GraphError) -> Value {
+        guard node.inputs.count > 1 else { throw GraphError("the target shape is missing") }
+        // A constant shape, or one computed by Shape arithmetic in the graph.
+        let target: GraphModel.IntegerTensor
+        if let constant = graph.integerConstants[node.inputs[1]] {
+            target = constant
+        } else if let computed = values[node.inputs[1]], computed.shape.count == 1, computed.data.allSatisfy({ $0 == $0.rounded() && abs($0) < 16_777_216 }) {
+            target = GraphModel.IntegerTensor(shape: computed.shape, values: computed.data.map { Int64($0) })
+        } else {
+            throw GraphError("the target shape must be a constant or computed from shapes")
         }
         var shape = target.values.map { Int(clamping: $0) }
         let allowZero = (node.int("allowzero") ?? 0) != 0
@@ -313,6 +353,85 @@ public final class GraphEngine: @unchecked Sendable {  // immutable after init
         }
         guard shape.reduce(1, *) == x.data.count else { throw GraphError("\(x.shape) cannot become \(shape)") }
         return Value(shape: shape, data: x.data)
+    }
+
+    func transpose(_ node: GraphNode, _ x: Value) throws(GraphError) -> Value {
+        let rank = x.shape.count
+        let perm = node.ints("perm")?.map { Int($0) } ?? Array((0..<rank).reversed())
+        guard perm.count == rank, Set(perm) == Set(0..<rank) else { throw GraphError("perm \(perm) for a \(rank)-D input") }
+        let shape = perm.map { x.shape[$0] }
+        var strides = [Int](repeating: 1, count: rank)
+        for d in stride(from: rank - 2, through: 0, by: -1) { strides[d] = strides[d + 1] * x.shape[d + 1] }
+        let from = perm.map { strides[$0] }  // input stride of each output axis
+        var out = [Float](repeating: 0, count: x.data.count)
+        var index = [Int](repeating: 0, count: rank)
+        for o in 0..<out.count {
+            var i = 0
+            for d in 0..<rank { i += index[d] * from[d] }
+            out[o] = x.data[i]
+            var d = rank - 1
+            while d >= 0 { index[d] += 1; if index[d] < shape[d] { break }; index[d] = 0; d -= 1 }
+        }
+        return Value(shape: shape, data: out)
+    }
+
+    func gather(_ node: GraphNode, _ x: Value, _ indices: Value) throws(GraphError) -> Value {
+        let rank = x.shape.count
+        var axis = Int(node.int("axis") ?? 0)
+        if axis < 0 { axis += rank }
+        guard (0..<rank).contains(axis) else { throw GraphError("axis \(axis) for a \(rank)-D input") }
+        let outer = x.shape[..<axis].reduce(1, *), inner = x.shape[(axis + 1)...].reduce(1, *), n = x.shape[axis]
+        var picks: [Int] = []
+        for v in indices.data {
+            var i = Int(v)
+            if i < 0 { i += n }
+            guard (0..<n).contains(i) else { throw GraphError("index \(Int(v)) out of range for \(n)") }
+            picks.append(i)
+        }
+        var out: [Float] = []
+        out.reserveCapacity(outer * picks.count * inner)
+        for o in 0..<outer { for i in picks { out.append(contentsOf: x.data[((o * n + i) * inner)..<((o * n + i + 1) * inner)]) } }
+        return Value(shape: Array(x.shape[..<axis]) + indices.shape + Array(x.shape[(axis + 1)...]), data: out)
+    }
+
+    /// Slice with constant or computed starts, ends, axes and positive or negative steps.
+    func slice(_ x: Value, _ starts: Value, _ ends: Value, _ axesValue: Value?, _ stepsValue: Value?) throws(GraphError) -> Value {
+        let rank = x.shape.count
+        let axes = axesValue?.data.map { Int($0) < 0 ? Int($0) + rank : Int($0) } ?? Array(0..<starts.data.count)
+        let steps = stepsValue?.data.map { Int($0) } ?? [Int](repeating: 1, count: axes.count)
+        guard starts.data.count == axes.count, ends.data.count == axes.count, steps.count == axes.count,
+              axes.allSatisfy({ (0..<rank).contains($0) }), steps.allSatisfy({ $0 != 0 }) else {
+            throw GraphError("starts, ends, axes and steps do not match a \(rank)-D input")
+        }
+        var begin = [Int](repeating: 0, count: rank), step = [Int](repeating: 1, count: rank), count = x.shape
+        for (k, a) in axes.enumerated() {
+            let n = x.shape[a], s = steps[k]
+            func clampIndex(_ v: Float, _ low: Int, _ high: Int) -> Int {
+                let i = v > Float(Int32.max) ? Int(Int32.max) : v < Float(Int32.min) ? Int(Int32.min) : Int(v)
+                return max(low, min(high, i < 0 ? i + n : i))
+            }
+            if s > 0 {
+                let b = clampIndex(starts.data[k], 0, n), e = clampIndex(ends.data[k], 0, n)
+                begin[a] = b; count[a] = max(0, (e - b + s - 1) / s)
+            } else {
+                let b = clampIndex(starts.data[k], -1, n - 1), e = clampIndex(ends.data[k], -1, n - 1)
+                begin[a] = b; count[a] = max(0, (b - e - s - 1) / -s)
+            }
+            step[a] = s
+        }
+        var strides = [Int](repeating: 1, count: rank)
+        for d in stride(from: rank - 2, through: 0, by: -1) { strides[d] = strides[d + 1] * x.shape[d + 1] }
+        let total = count.reduce(1, *)
+        var out = [Float](repeating: 0, count: total)
+        var index = [Int](repeating: 0, count: rank)
+        for o in 0..<total {
+            var i = 0
+            for d in 0..<rank { i += (begin[d] + index[d] * step[d]) * strides[d] }
+            out[o] = x.data[i]
+            var d = rank - 1
+            while d >= 0 { index[d] += 1; if index[d] < count[d] { break }; index[d] = 0; d -= 1 }
+        }
+        return Value(shape: count, data: out)
     }
 
     /// Constant padding (the only mode supported): pads are [begin per axis…, end per axis…].

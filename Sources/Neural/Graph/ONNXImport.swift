@@ -15,7 +15,9 @@ public enum ONNXImport {
         "MaxPool": ["auto_pad", "ceil_mode", "dilations", "kernel_shape", "pads", "storage_order", "strides"],
         "AveragePool": ["auto_pad", "ceil_mode", "count_include_pad", "kernel_shape", "pads", "strides", "dilations"],
         "GlobalAveragePool": [], "Gemm": ["alpha", "beta", "transA", "transB"], "MatMul": [], "Flatten": ["axis"],
-        "Reshape": ["allowzero"], "Pad": ["mode"], "Softmax": ["axis"], "Dropout": ["seed", "ratio", "is_test"], "Identity": [],
+        "Reshape": ["allowzero"], "Pad": ["mode"], "Transpose": ["perm"],
+        // Shape arithmetic, as converters write it around Reshape.
+        "Shape": ["start", "end"], "Gather": ["axis"], "Slice": [], "Cast": ["to", "saturate"], "Unsqueeze": ["axes"], "Squeeze": ["axes"], "Softmax": ["axis"], "Dropout": ["seed", "ratio", "is_test"], "Identity": [],
     ]
 
     public static let minimumOpset = 11
