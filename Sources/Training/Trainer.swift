@@ -19,6 +19,9 @@ public struct TrainingOptions: Sendable, Codable, Equatable {
     public var augment = true
     /// Freeze every layer before this one (e.g. "block5_conv1" for VGG16).
     public var trainableFrom: String?
+    /// A bundle whose architecture and weights training starts from (an imported graph must be
+    /// a sequential chain of built-in layers); its normalisation and µm per pixel are kept.
+    public var initFrom: String?
     /// Stop after this many epochs without a better validation AUC.
     public var patience = 6
     /// Weight of the tumour class in the loss (1 = unweighted).
@@ -128,12 +131,40 @@ public final class Trainer {
         guard !trainIndices.isEmpty, !validationIndices.isEmpty else {
             throw DatasetError(path: splitPath ?? dataset.root, problem: "the split needs patches in both train and val")
         }
-        let spec = try Self.architecture(options.architecture)
+        var spec: ModelSpec
+        var initial: (weights: [String: Tensor<Float>], normalization: InputNormalization, mpp: Double)?
+        if let path = options.initFrom {
+            do {
+                let bundle = try ModelBundle.load(from: URL(fileURLWithPath: path))
+                if let graph = bundle.manifest.graph {
+                    let (converted, weights) = try SequentialConversion.convert(graph, weights: bundle.graphWeights, name: bundle.manifest.name)
+                    spec = converted
+                    initial = (weights, bundle.manifest.normalization, bundle.manifest.micronsPerPixel)
+                } else {
+                    spec = bundle.network.spec
+                    initial = (bundle.network.weights(), bundle.manifest.normalization, bundle.manifest.micronsPerPixel)
+                }
+            } catch let error as ModelBundleError {
+                throw DatasetError(path: path, problem: error.problem, hint: error.hint)
+            } catch let error as GraphError {
+                throw DatasetError(path: path, problem: error.problem, hint: "fine-tune a sequential network, or train a built-in --arch")
+            }
+        } else {
+            spec = try Self.architecture(options.architecture)
+        }
         guard spec.inputShape == [PatchDataset.patchSize, PatchDataset.patchSize, 3] else {
-            throw DatasetError(path: options.architecture, problem: "the architecture takes \(spec.inputShape); patches are 96×96×3")
+            throw DatasetError(path: options.initFrom ?? options.architecture, problem: "the architecture takes \(spec.inputShape); patches are 96×96×3")
         }
         let network = try Network<Float>(spec: spec, seed: options.seed)
-        try network.setTrainable(from: options.trainableFrom)
+        if let initial {
+            do { try network.loadWeights(initial.weights) } catch {
+                throw DatasetError(path: options.initFrom!, problem: "its weights do not fit the network: \(error.message)")
+            }
+        }
+        do { try network.setTrainable(from: options.trainableFrom) } catch {
+            throw DatasetError(path: options.initFrom ?? options.architecture,
+                               problem: "\(error.message) (layers: \(spec.layers.map(\.name).joined(separator: ", ")))")
+        }
 
         events(.loading(patches: trainIndices.count + validationIndices.count))
         let trainPixels = try dataset.loadPixels(trainIndices)
@@ -159,7 +190,7 @@ public final class Trainer {
         let optimizer = Optimizer<Float>(kind, schedule: schedule)
 
         var state = CheckpointState(options: options, completedEpochs: 0, optimizerStep: 0, history: [], bestEpoch: 0,
-                                    bestAUC: -1, normalization: Self.normalization(of: trainPixels), elapsedSeconds: 0)
+                                    bestAUC: -1, normalization: initial?.normalization ?? Self.normalization(of: trainPixels), elapsedSeconds: 0)
         var bestWeights = network.weights()
         if resume, let saved = try Self.loadCheckpoint(checkpoint, network: network, optimizer: optimizer) {
             guard saved.state.options.compatible(with: options) else {
@@ -266,7 +297,7 @@ public final class Trainer {
             "specificity": .number(confusion.specificity), "patches": .number(Double(validationIndices.count)),
         ])])
         let name = output.deletingPathExtension().lastPathComponent
-        let manifest = ModelManifest(name: name, architecture: spec, micronsPerPixel: options.micronsPerPixel,
+        let manifest = ModelManifest(name: name, architecture: spec, micronsPerPixel: initial?.mpp ?? options.micronsPerPixel,
                                      normalization: state.normalization, threshold: threshold, training: training, metrics: metrics)
         try ModelBundle(manifest: manifest, network: network).save(to: output)
         let encoder = JSONEncoder()

@@ -45,6 +45,8 @@ struct Train: ParsableCommand {
     @Option(help: "Epochs without a better validation AUC before stopping.") var patience = 6
     @Option(help: "Loss weight of the tumour class.") var positiveWeight = 1.0
     @Option(help: "Freeze the layers before this one (e.g. block5_conv1 for vgg16).") var trainableFrom: String?
+    @Option(name: .customLong("init"), help: "Start from this bundle's architecture and weights (built-in, or an imported sequential graph), keeping its normalisation and µm per pixel.")
+    var initFrom: String?
     @Option(help: "µm per pixel of the patches (PCam: 0.972).") var mpp = 0.972
     @Option(help: "Worker threads (default: all cores).") var threads: Int?
     @Option(help: "Augmentations: standard (d4,jitter), robust (all), none, or a list of \(Augmentation.names.joined(separator: ",")).")
@@ -98,6 +100,7 @@ struct Train: ParsableCommand {
         options.patience = patience
         options.positiveWeight = positiveWeight
         options.trainableFrom = trainableFrom
+        options.initFrom = initFrom
         options.micronsPerPixel = mpp
         let progress = ProgressBar(enabled: !quiet)
         do {

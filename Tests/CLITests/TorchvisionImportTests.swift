@@ -42,6 +42,18 @@ import _TestSupport
     func kerasVGG16ThroughTf2onnx() throws {
         try Self.compare(Self.keras.appendingPathComponent("vgg16-seed.onnx"), reference: Self.keras.appendingPathComponent("vgg16-seed.reference.json"),
                          normalization: "0,1", classes: 1)
+        // It is sequential, so it converts to a built-in vgg16-like network (for fine-tuning)
+        // with the same outputs: the NHWC Transpose before the Flatten needs no reordering.
+        let settings = ImportSettings(micronsPerPixel: 0.972, normalization: ImportSettings.normalization("0,1")!)
+        let bundle = try ModelBundle.importONNX(Self.keras.appendingPathComponent("vgg16-seed.onnx"), settings: settings)
+        let (spec, weights) = try SequentialConversion.convert(bundle.manifest.graph!, weights: bundle.graphWeights, name: "seed")
+        let network = try Network<Float>(spec: spec)
+        try network.loadWeights(weights)
+        var g = SplitMix64(seed: 9)
+        let input = (0..<(4 * 96 * 96 * 3)).map { _ in Float.random(in: 0...1, using: &g) }
+        let a = try input.withUnsafeBufferPointer { try bundle.classifier().probabilities($0.baseAddress!, count: 4) }
+        let b = input.withUnsafeBufferPointer { InferenceEngine(network: network).probabilities($0.baseAddress!, count: 4) }
+        for (x, y) in zip(a, b) { #expect(abs(x - y) <= 1e-4, "\(x) vs \(y)") }
     }
 
     static func compare(_ model: URL, reference url: URL, normalization: String, classes: Int) throws {
