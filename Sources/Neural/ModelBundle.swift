@@ -26,6 +26,8 @@ public struct ModelManifest: Sendable, Equatable, Codable {
     /// µm per pixel of the patches the model was trained on (PCam: about 0.972).
     public var micronsPerPixel: Double
     public var normalization: InputNormalization
+    /// How pixels become input, in words (absent in bundles made before it was recorded).
+    public var pixelScaling: String? = "RGB; pixels / 255, then (x - mean) / std per channel"
     /// The output is σ(logit), the probability of tumour in the centre 32×32 pixels.
     public var output: String = "sigmoid: probability of tumour in the centre 32x32 px (PCam label 1)"
     /// Probabilities at or above it are called positive. Chosen on validation data.
