@@ -38,15 +38,9 @@ public enum Renderings {
         canvas.text(title, x: 8, y: 4)
         canvas.text(subtitle, x: 8, y: 4 + Canvas.lineHeight + 2, .grey)
         var image = Canvas(thumb)
-        let cellW = Double(g.stride) * g.scaleX, cellH = Double(g.stride) * g.scaleY
-        for y in 0..<thumb.height {
-            let row = Int((Double(y) + 0.5) * mask.downsampleY / cellH)
-            guard row < g.rows else { continue }
-            for x in 0..<thumb.width {
-                let column = Int((Double(x) + 0.5) * mask.downsampleX / cellW)
-                guard column < g.columns, let p = result.probabilities[row * g.columns + column], Double(p) >= floor else { continue }
-                image.blend(x: x, y: y, Viridis.color(Double(p)), alpha: alpha)
-            }
+        shadeCells(&image, result, alpha: alpha) { cell in
+            guard let p = result.probabilities[cell], Double(p) >= floor else { return nil }
+            return Viridis.color(Double(p))
         }
         // Region outlines (white under black, readable on stain and on every viridis colour),
         // then numbers at each numbered region's top-left corner.
@@ -123,29 +117,16 @@ public enum Renderings {
     /// Each screened cell's most probable class over the slide thumbnail, with a legend of the
     /// classes and the share of screened cells each takes.
     public static func classMap(_ result: ScreenResult, title: String, alpha: Double = 0.5) -> Canvas? {
-        guard let all = result.classProbabilities, let names = result.classNames, !names.isEmpty else { return nil }
-        let k = names.count, g = result.grid, mask = result.mask, thumb = mask.thumbnail
-        var winner = [Int](repeating: -1, count: g.cellCount), counts = [Int](repeating: 0, count: k)
-        for i in 0..<g.cellCount where result.probabilities[i] != nil {
-            var best = 0
-            for j in 1..<k where all[i * k + j] > all[i * k + best] { best = j }
-            winner[i] = best
-            counts[best] += 1
-        }
+        guard result.classProbabilities != nil, let names = result.classNames, !names.isEmpty else { return nil }
+        let k = names.count, thumb = result.mask.thumbnail
+        let winner = result.mostProbableClasses()
+        var counts = [Int](repeating: 0, count: k)
+        for w in winner where w >= 0 { counts[w] += 1 }
         let header = Canvas.lineHeight + 12, legendWidth = 40 + names.map { Canvas.textWidth($0) }.max()! + 70
         var canvas = Canvas(width: thumb.width + legendWidth, height: max(thumb.height + header, 40 + k * (Canvas.lineHeight + 6)))
         canvas.text("\(title): most probable class per cell", x: 8, y: 4)
         var image = Canvas(thumb)
-        let cellW = Double(g.stride) * g.scaleX, cellH = Double(g.stride) * g.scaleY
-        for y in 0..<thumb.height {
-            let row = Int((Double(y) + 0.5) * mask.downsampleY / cellH)
-            guard row < g.rows else { continue }
-            for x in 0..<thumb.width {
-                let column = Int((Double(x) + 0.5) * mask.downsampleX / cellW)
-                guard column < g.columns, winner[row * g.columns + column] >= 0 else { continue }
-                image.blend(x: x, y: y, classColor(winner[row * g.columns + column]), alpha: alpha)
-            }
-        }
+        shadeCells(&image, result, alpha: alpha) { winner[$0] >= 0 ? classColor(winner[$0]) : nil }
         canvas.draw(image.raster, x: 0, y: header)
         let total = max(1, counts.reduce(0, +))
         for (j, name) in names.enumerated() {
@@ -154,6 +135,21 @@ public enum Renderings {
             canvas.text(String(format: "%@ %.1f%%", name, 100 * Double(counts[j]) / Double(total)), x: thumb.width + 36, y: y)
         }
         return canvas
+    }
+
+    /// Blends `color(cell)` over each thumbnail pixel whose centre lies in a cell (nil: leave it).
+    static func shadeCells(_ image: inout Canvas, _ result: ScreenResult, alpha: Double, _ color: (Int) -> Color?) {
+        let g = result.grid, mask = result.mask
+        let cellW = Double(g.stride) * g.scaleX, cellH = Double(g.stride) * g.scaleY
+        for y in 0..<image.height {
+            let row = Int((Double(y) + 0.5) * mask.downsampleY / cellH)
+            guard row < g.rows else { continue }
+            for x in 0..<image.width {
+                let column = Int((Double(x) + 0.5) * mask.downsampleX / cellW)
+                guard column < g.columns, let c = color(row * g.columns + column) else { continue }
+                image.blend(x: x, y: y, c, alpha: alpha)
+            }
+        }
     }
 
     /// One class's probability, one pixel per cell (as `heatmap`).

@@ -54,6 +54,17 @@ public struct ScreenResult: Sendable {
     public var inferenceSeconds: Double
     public var totalSeconds: Double
     public var screenedCells: Int { probabilities.lazy.filter { $0 != nil }.count }
+
+    /// For a multi-class model, each cell's most probable class (its index; −1 where not screened).
+    public func mostProbableClasses() -> [Int] {
+        guard let all = classProbabilities, let k = classNames?.count, k > 0 else { return [] }
+        return probabilities.indices.map { i in
+            guard probabilities[i] != nil else { return -1 }
+            var best = 0
+            for j in 1..<k where all[i * k + j] > all[i * k + best] { best = j }
+            return best
+        }
+    }
 }
 
 /// Screens slides with a model: tissue detection, tiling at the model's resolution, and

@@ -130,14 +130,9 @@ extension ScreenSummary {
                              widthLevel0: grid.sizeLevel0.width, heightLevel0: grid.sizeLevel0.height, mppX: grid.mppX, mppY: grid.mppY,
                              mppSource: result.resolutionSource.rawValue, levelUsed: result.plan.level, levelDownsample: result.plan.downsample)
         var classFractions: [String: Double]?
-        if let names = result.classNames, let all = result.classProbabilities, !names.isEmpty {
-            let k = names.count
-            var counts = [Int](repeating: 0, count: k)
-            for i in 0..<grid.cellCount where result.probabilities[i] != nil {
-                var best = 0
-                for j in 1..<k where all[i * k + j] > all[i * k + best] { best = j }
-                counts[best] += 1
-            }
+        if let names = result.classNames, !names.isEmpty {
+            var counts = [Int](repeating: 0, count: names.count)
+            for w in result.mostProbableClasses() where w >= 0 { counts[w] += 1 }
             let total = max(1, counts.reduce(0, +))
             classFractions = Dictionary(uniqueKeysWithValues: zip(names, counts.map { Double($0) / Double(total) }))
         }
