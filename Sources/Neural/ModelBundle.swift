@@ -131,7 +131,11 @@ public struct ModelBundle {
     /// The imported graph and its weights, for format-version-2 bundles.
     public let graph: GraphEngine?
     public let graphWeights: [String: Tensor<Float>]
-    let graphClassifier: GraphClassifier?
+    /// The imported graph as the graph engine runs it.
+    public let graphClassifier: GraphClassifier?
+    /// A one-output graph that is a chain of built-in layers, converted to a built-in network:
+    /// screening runs it on the built-in engine's kernels, which the graph engine lacks.
+    public let convertedNetwork: Network<Float>?
 
     public init(manifest: ModelManifest, network: Network<Float>) {
         self.manifest = manifest
@@ -139,6 +143,7 @@ public struct ModelBundle {
         self.graph = nil
         self.graphWeights = [:]
         self.graphClassifier = nil
+        self.convertedNetwork = nil
     }
 
     /// A bundle for an imported graph.
@@ -166,6 +171,14 @@ public struct ModelBundle {
             throw ModelBundleError(path: manifest.name, problem: "\(error)")
         }
         self.graphWeights = weights
+        convertedNetwork = graphClassifier!.classCount == 1 ? Self.converted(graph, weights, name: manifest.name) : nil
+    }
+
+    /// The graph as a built-in network, when it is a chain of built-in layers.
+    static func converted(_ graph: GraphModel, _ weights: [String: Tensor<Float>], name: String) -> Network<Float>? {
+        guard let (spec, converted) = try? SequentialConversion.convert(graph, weights: weights, name: name),
+              let network = try? Network<Float>(spec: spec), (try? network.loadWeights(converted)) != nil else { return nil }
+        return network
     }
 
     /// The same model counting another of its classes as tumour.
@@ -189,7 +202,8 @@ public struct ModelBundle {
     /// The model as screening runs it: probability of the positive class per patch. (A graph's
     /// classifier was built, and checked, when the bundle was.)
     public func classifier() -> any PatchClassifier {
-        graphClassifier ?? InferenceEngine(network: network)
+        if let convertedNetwork { return InferenceEngine(network: convertedNetwork) }
+        return graphClassifier ?? InferenceEngine(network: network)
     }
 
     /// Loads and validates a bundle.

@@ -51,7 +51,8 @@ import _TestSupport
         try network.loadWeights(weights)
         var g = SplitMix64(seed: 9)
         let input = (0..<(4 * 96 * 96 * 3)).map { _ in Float.random(in: 0...1, using: &g) }
-        let a = try input.withUnsafeBufferPointer { try bundle.classifier().probabilities($0.baseAddress!, count: 4) }
+        let a = try input.withUnsafeBufferPointer { try bundle.graphClassifier!.probabilities($0.baseAddress!, count: 4) }
+        #expect(bundle.convertedNetwork != nil && bundle.classifier() is InferenceEngine, "screening runs it on the built-in engine")
         let b = input.withUnsafeBufferPointer { InferenceEngine(network: network).probabilities($0.baseAddress!, count: 4) }
         for (x, y) in zip(a, b) { #expect(abs(x - y) <= 1e-4, "\(x) vs \(y)") }
     }
@@ -61,7 +62,7 @@ import _TestSupport
         let reference = try JSONDecoder().decode(Reference.self, from: Data(contentsOf: url))
         let settings = ImportSettings(micronsPerPixel: 0.972, normalization: ImportSettings.normalization(normalization)!)
         let bundle = try ModelBundle.importONNX(model, settings: settings)
-        let classifier = try #require(bundle.classifier() as? GraphClassifier)
+        let classifier = try #require(bundle.graphClassifier)
         let augmenter = PatchAugmenter(normalization: bundle.manifest.normalization, augment: false)
         var pixels: [UInt8] = []
         for id in reference.ids {
