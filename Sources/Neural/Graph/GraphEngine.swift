@@ -25,6 +25,11 @@ public final class GraphEngine: @unchecked Sendable {  // immutable after init
     public private(set) var outputShape: [Int] = []
 
     public init(graph: GraphModel, weights: [String: Tensor<Float>]) throws(GraphError) {
+        // The engine runs images in parallel itself, each convolution's SGEMM on one thread;
+        // OpenBLAS's own threads on top of that oversubscribe the cores (ResNet-18 ran at half
+        // speed). Set once, here, at load: changing it while another thread is inside OpenBLAS
+        // is not safe.
+        if BLAS.threadCount != 1 { BLAS.threadCount = 1 }
         self.graph = graph
         var weights = weights
         for (name, shape) in graph.initializers {
