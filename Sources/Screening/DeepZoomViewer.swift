@@ -150,38 +150,27 @@ public enum DeepZoomViewer {
 
     /// An RGB raster that several threads fill in disjoint rectangles.
     final class SharedRaster: @unchecked Sendable {  // writes never overlap; read after the writers finish
-        var raster: Raster
+        let width: Int, height: Int
         private let pointer: UnsafeMutablePointer<UInt8>
         init(width: Int, height: Int) {
-            raster = Raster(width: max(1, width), height: max(1, height), channels: 3)
-            pointer = .allocate(capacity: raster.pixels.count)
-            pointer.initialize(repeating: 255, count: raster.pixels.count)
+            self.width = max(1, width)
+            self.height = max(1, height)
+            pointer = .allocate(capacity: self.width * self.height * 3)
+            pointer.initialize(repeating: 255, count: self.width * self.height * 3)
         }
         deinit { pointer.deallocate() }
         func place(_ part: Raster, x: Int, y: Int) {
-            for row in 0..<part.height where y + row < raster.height {
-                let n = min(part.width, raster.width - x) * 3
+            for row in 0..<part.height where y + row < height {
+                let n = min(part.width, width - x) * 3
                 guard n > 0 else { continue }
                 part.pixels.withUnsafeBufferPointer { src in
-                    (pointer + ((y + row) * raster.width + x) * 3).update(from: src.baseAddress! + row * part.width * 3, count: n)
+                    (pointer + ((y + row) * width + x) * 3).update(from: src.baseAddress! + row * part.width * 3, count: n)
                 }
             }
         }
         /// The pixels, once every writer has finished.
         func snapshot() -> Raster {
-            Raster(width: raster.width, height: raster.height, channels: 3, pixels: Array(UnsafeBufferPointer(start: pointer, count: raster.pixels.count)))
-        }
-    }
-
-    final class FirstError: @unchecked Sendable {  // guarded by `lock`
-        private let lock = NSLock()
-        private var error: Error?
-        func run(_ body: () throws -> Void) {
-            do { try body() } catch { lock.lock(); if self.error == nil { self.error = error }; lock.unlock() }
-        }
-        func check() throws {
-            lock.lock(); defer { lock.unlock() }
-            if let error { throw error }
+            Raster(width: width, height: height, channels: 3, pixels: Array(UnsafeBufferPointer(start: pointer, count: width * height * 3)))
         }
     }
 }

@@ -5,11 +5,15 @@ import Imaging
 public enum Renderings {
     /// One pixel per cell: viridis on a fixed 0–1 scale; cells not screened are transparent.
     public static func heatmap(_ result: ScreenResult) -> Raster {
+        heatmap(result) { Double(result.probabilities[$0]!) }
+    }
+
+    /// One pixel per cell, `value(cell)` in viridis for each screened cell.
+    static func heatmap(_ result: ScreenResult, value: (Int) -> Double) -> Raster {
         let g = result.grid
         var out = Raster(width: g.columns, height: g.rows, channels: 4)
-        for (i, p) in result.probabilities.enumerated() {
-            guard let p else { continue }
-            let c = Viridis.color(Double(p))
+        for i in 0..<g.cellCount where result.probabilities[i] != nil {
+            let c = Viridis.color(value(i))
             out.pixels[4 * i] = c.r; out.pixels[4 * i + 1] = c.g; out.pixels[4 * i + 2] = c.b; out.pixels[4 * i + 3] = 255
         }
         return out
@@ -155,13 +159,7 @@ public enum Renderings {
     /// One class's probability, one pixel per cell (as `heatmap`).
     public static func classHeatmap(_ result: ScreenResult, classIndex j: Int) -> Raster? {
         guard let all = result.classProbabilities, let k = result.classNames?.count, (0..<k).contains(j) else { return nil }
-        let g = result.grid
-        var out = Raster(width: g.columns, height: g.rows, channels: 4)
-        for i in 0..<g.cellCount where result.probabilities[i] != nil {
-            let c = Viridis.color(Double(all[i * k + j]))
-            out.pixels[4 * i] = c.r; out.pixels[4 * i + 1] = c.g; out.pixels[4 * i + 2] = c.b; out.pixels[4 * i + 3] = 255
-        }
-        return out
+        return heatmap(result) { Double(all[$0 * k + j]) }
     }
 
     /// The slide overview scaled to fit `maxSize` (for worklists).

@@ -160,17 +160,15 @@ public enum ScreenWriter {
     /// The outcome of the concurrent write jobs: the first error, and the PNGs the report embeds.
     private final class WriteJobs: @unchecked Sendable {  // guarded by `lock`
         private let lock = NSLock()
-        private var error: Error?
+        private let failure = FirstError()
         private var tissuePNG: [UInt8]?, overlayPNG: [UInt8]?
-        func run(_ body: () throws -> Void) {
-            do { try body() } catch { lock.lock(); if self.error == nil { self.error = error }; lock.unlock() }
-        }
+        func run(_ body: () throws -> Void) { failure.run(body) }
         func set(tissuePNG: [UInt8]) { lock.lock(); self.tissuePNG = tissuePNG; lock.unlock() }
         func set(overlayPNG: [UInt8]) { lock.lock(); self.overlayPNG = overlayPNG; lock.unlock() }
         func outcome() throws -> (tissue: [UInt8], overlay: [UInt8]) {
+            try failure.check()
             lock.lock()
             defer { lock.unlock() }
-            if let error { throw error }
             return (tissuePNG!, overlayPNG!)
         }
     }
@@ -211,5 +209,18 @@ public enum ScreenWriter {
             if let data = FileManager.default.contents(atPath: bundle.appendingPathComponent(name).path) { h.update(data) }
         }
         return h.finalize()
+    }
+}
+
+/// The first error thrown by work run on several threads.
+final class FirstError: @unchecked Sendable {  // guarded by `lock`
+    private let lock = NSLock()
+    private var error: Error?
+    func run(_ body: () throws -> Void) {
+        do { try body() } catch { lock.lock(); if self.error == nil { self.error = error }; lock.unlock() }
+    }
+    func check() throws {
+        lock.lock(); defer { lock.unlock() }
+        if let error { throw error }
     }
 }

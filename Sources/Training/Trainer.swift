@@ -136,7 +136,12 @@ public final class Trainer {
         if let path = options.initFrom {
             do {
                 let bundle = try ModelBundle.load(from: URL(fileURLWithPath: path))
-                if let graph = bundle.manifest.graph {
+                if let converted = bundle.convertedNetwork {
+                    // Converted when the bundle loaded.
+                    spec = converted.spec
+                    initial = (converted.weights(), bundle.manifest.normalization, bundle.manifest.micronsPerPixel)
+                } else if let graph = bundle.manifest.graph {
+                    // Not converted at load: converting here gives the reason, naming the node.
                     let (converted, weights) = try SequentialConversion.convert(graph, weights: bundle.graphWeights, name: bundle.manifest.name)
                     spec = converted
                     initial = (weights, bundle.manifest.normalization, bundle.manifest.micronsPerPixel)

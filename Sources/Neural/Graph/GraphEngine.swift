@@ -94,6 +94,11 @@ public final class GraphEngine: @unchecked Sendable {  // immutable after init
             }
             k += 1
         }
+        // Only a node's first output is computed (MaxPool's indices, Dropout's mask are not).
+        let read = Set(nodes.flatMap(\.inputs) + [graph.outputName])
+        if let node = nodes.first(where: { $0.outputs.dropFirst().contains(where: read.contains) }) {
+            throw GraphError("node '\(node.name)' (\(node.op)): only the first output is supported, but '\(node.outputs.dropFirst().first(where: read.contains)!)' is read")
+        }
         self.nodes = nodes
         self.weights = weights
         self.fusedRelu = fused
@@ -150,9 +155,6 @@ public final class GraphEngine: @unchecked Sendable {  // immutable after init
         }
         func optional(_ i: Int) throws(GraphError) -> Value? {
             i < node.inputs.count && !node.inputs[i].isEmpty ? try float(node.inputs[i], values) : nil
-        }
-        if node.outputs.count > 1, node.outputs.dropFirst().contains(where: { name in nodes.contains { $0.inputs.contains(name) } }) {
-            throw GraphError("only the first output is supported, but a later node reads '\(node.outputs[1])'")
         }
         switch node.op {
         case "Conv": return [try conv(node, try input(0), try input(1), try optional(2))]

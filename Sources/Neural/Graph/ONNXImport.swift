@@ -206,12 +206,11 @@ public enum ONNXImport {
         }
     }
 
-    static func dataTypeName(_ t: Int) -> String {
-        ["UNDEFINED", "FLOAT", "UINT8", "INT8", "UINT16", "INT16", "INT32", "INT64", "STRING", "BOOL", "FLOAT16", "DOUBLE", "UINT32",
-         "UINT64", "COMPLEX64", "COMPLEX128", "BFLOAT16"].indices.contains(t)
-            ? ["UNDEFINED", "FLOAT", "UINT8", "INT8", "UINT16", "INT16", "INT32", "INT64", "STRING", "BOOL", "FLOAT16", "DOUBLE", "UINT32",
-               "UINT64", "COMPLEX64", "COMPLEX128", "BFLOAT16"][t] : "unknown"
-    }
+    /// TensorProto.DataType names, by value.
+    static let dataTypeNames = ["UNDEFINED", "FLOAT", "UINT8", "INT8", "UINT16", "INT16", "INT32", "INT64", "STRING", "BOOL", "FLOAT16",
+                                "DOUBLE", "UINT32", "UINT64", "COMPLEX64", "COMPLEX128", "BFLOAT16"]
+
+    static func dataTypeName(_ t: Int) -> String { dataTypeNames.indices.contains(t) ? dataTypeNames[t] : "unknown" }
 }
 
 // MARK: The ONNX messages, as read from the wire (onnx.proto field numbers).
