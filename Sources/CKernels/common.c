@@ -29,6 +29,65 @@ void hs_conv3x3_pack(const float *hwio, int cin, int cout, int flip_transpose, f
     }
 }
 
+void hs_conv_pack(const float *hwio, int taps, int cin, int cout, float *packed) {
+    for (int b = 0; b < cout / HS_CONV_BLOCK; b++)
+        for (int t = 0; t < taps; t++)
+            for (int ci = 0; ci < cin; ci++)
+                memcpy(packed + (((size_t)b * taps + t) * cin + ci) * HS_CONV_BLOCK,
+                       hwio + ((size_t)t * cin + ci) * cout + b * HS_CONV_BLOCK, HS_CONV_BLOCK * sizeof(float));
+}
+
+void hs_pad(const float *x, int n, int h, int w, int c, int top, int left, int ph, int pw, float *padded) {
+    size_t prow = (size_t)pw * c;
+    int x1 = left + w < pw ? left + w : pw;  // columns [left, x1) hold x
+    for (int b = 0; b < n; b++)
+        for (int py = 0; py < ph; py++) {
+            float *row = padded + ((size_t)b * ph + py) * prow;
+            int y = py - top;
+            if (y < 0 || y >= h || x1 <= left) {
+                memset(row, 0, prow * sizeof(float));
+                continue;
+            }
+            memset(row, 0, (size_t)left * c * sizeof(float));
+            memcpy(row + (size_t)left * c, x + (((size_t)b * h + y) * w) * c, (size_t)(x1 - left) * c * sizeof(float));
+            memset(row + (size_t)x1 * c, 0, (size_t)(pw - x1) * c * sizeof(float));
+        }
+}
+
+void hs_im2col(const float *x, int n, int h, int w, int c, const hs_window *g, float *cols) {
+    size_t k = (size_t)g->kh * g->kw * c;
+    for (int b = 0; b < n; b++)
+        for (int oy = 0; oy < g->oh; oy++)
+            for (int ox = 0; ox < g->ow; ox++) {
+                float *row = cols + (((size_t)b * g->oh + oy) * g->ow + ox) * k;
+                for (int ky = 0; ky < g->kh; ky++) {
+                    int iy = oy * g->sh - g->pt + ky * g->dh;
+                    for (int kx = 0; kx < g->kw; kx++) {
+                        int ix = ox * g->sw - g->pl + kx * g->dw;
+                        float *dst = row + ((size_t)ky * g->kw + kx) * c;
+                        if (iy < 0 || iy >= h || ix < 0 || ix >= w)
+                            memset(dst, 0, (size_t)c * sizeof(float));
+                        else
+                            memcpy(dst, x + (((size_t)b * h + iy) * w + ix) * c, (size_t)c * sizeof(float));
+                    }
+                }
+            }
+}
+
+void hs_transpose(const float *x, int n, int rows, int cols, float *y) {
+    // In 16 × 16 blocks, so that both the reads and the writes use whole cache lines.
+    for (int b = 0; b < n; b++) {
+        const float *xi = x + (size_t)b * rows * cols;
+        float *yi = y + (size_t)b * rows * cols;
+        for (int r0 = 0; r0 < rows; r0 += 16)
+            for (int c0 = 0; c0 < cols; c0 += 16) {
+                int r1 = r0 + 16 < rows ? r0 + 16 : rows, c1 = c0 + 16 < cols ? c0 + 16 : cols;
+                for (int r = r0; r < r1; r++)
+                    for (int c = c0; c < c1; c++) yi[(size_t)c * rows + r] = xi[(size_t)r * cols + c];
+            }
+    }
+}
+
 void hs_zero_border(float *padded, int n, int h, int w, int c) {
     size_t prow = (size_t)(w + 2) * c;
     for (int b = 0; b < n; b++) {

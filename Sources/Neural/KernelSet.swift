@@ -170,3 +170,35 @@ extension KernelSet {
         table.pointee.global_average(x, Int32(n), Int32(hw), Int32(c), y)
     }
 }
+
+// MARK: Windows of any shape (the graph engine's convolutions and pools)
+
+extension KernelSet {
+    func convForward(_ padded: UnsafePointer<Float>, ph: Int, pw: Int, cin: Int, window: hs_window, packed: UnsafePointer<Float>,
+                     bias: UnsafePointer<Float>?, cout: Int, relu: Bool, out: UnsafeMutablePointer<Float>, rows: Range<Int>) {
+        var g = window
+        table.pointee.conv_forward(padded, Int32(ph), Int32(pw), Int32(cin), &g, packed, bias, Int32(cout), relu ? 1 : 0, out,
+                                   Int32(rows.lowerBound), Int32(rows.upperBound))
+    }
+
+    func gemmForward(_ a: UnsafePointer<Float>, m: Int, k: Int, packed: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+                     cout: Int, relu: Bool, out: UnsafeMutablePointer<Float>) {
+        table.pointee.gemm_forward(a, m, Int32(k), packed, bias, Int32(cout), relu ? 1 : 0, out)
+    }
+
+    func depthwiseConv(_ x: UnsafePointer<Float>, n: Int, h: Int, w: Int, c: Int, window: hs_window, kernel: UnsafePointer<Float>,
+                       bias: UnsafePointer<Float>?, relu: Bool, y: UnsafeMutablePointer<Float>) {
+        var g = window
+        table.pointee.depthwise_conv(x, Int32(n), Int32(h), Int32(w), Int32(c), &g, kernel, bias, relu ? 1 : 0, y)
+    }
+
+    func windowPool(_ x: UnsafePointer<Float>, n: Int, h: Int, w: Int, c: Int, window: hs_window, mode: Int32,
+                    y: UnsafeMutablePointer<Float>) {
+        var g = window
+        table.pointee.window_pool(x, Int32(n), Int32(h), Int32(w), Int32(c), &g, mode, y)
+    }
+
+    func addReLU(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int, relu: Bool, y: UnsafeMutablePointer<Float>) {
+        table.pointee.add_relu(a, b, count, relu ? 1 : 0, y)
+    }
+}

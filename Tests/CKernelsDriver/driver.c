@@ -193,6 +193,131 @@ static void check_convolutions(const hs_kernel_set *k, int n, int h, int w, int 
     free(exact); free(magnitude); free(dw); free(dw_exact); free(dw_magnitude);
 }
 
+// Any window (one group), in double: out[n][oy][ox][co] over the taps inside the image.
+static void reference_window_conv(const float *x, int n, int h, int w, int cin, const hs_window *g, const float *hwio,
+                                  const float *bias, int cout, int relu, double *out, double *magnitude) {
+    for (int b = 0; b < n; b++)
+        for (int oy = 0; oy < g->oh; oy++)
+            for (int ox = 0; ox < g->ow; ox++)
+                for (int co = 0; co < cout; co++) {
+                    double s = bias ? bias[co] : 0, m = bias ? fabs(bias[co]) : 0;
+                    for (int ky = 0; ky < g->kh; ky++)
+                        for (int kx = 0; kx < g->kw; kx++) {
+                            int iy = oy * g->sh - g->pt + ky * g->dh, ix = ox * g->sw - g->pl + kx * g->dw;
+                            if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
+                            for (int ci = 0; ci < cin; ci++) {
+                                double p = (double)x[(((size_t)b * h + iy) * w + ix) * cin + ci] *
+                                           hwio[((size_t)(ky * g->kw + kx) * cin + ci) * cout + co];
+                                s += p;
+                                m += fabs(p);
+                            }
+                        }
+                    size_t o = (((size_t)b * g->oh + oy) * g->ow + ox) * cout + co;
+                    out[o] = relu && s < 0 ? 0 : s;
+                    magnitude[o] = m;
+                }
+}
+
+static hs_window make_window(int h, int w, int kh, int kw, int sh, int sw, int dh, int dw, int pt, int pl, int pb, int pr) {
+    hs_window g = {kh, kw, sh, sw, dh, dw, pt, pl, 0, 0, pb, pr};
+    g.oh = (h + pt + pb - ((kh - 1) * dh + 1)) / sh + 1;
+    g.ow = (w + pl + pr - ((kw - 1) * dw + 1)) / sw + 1;
+    return g;
+}
+
+// conv_forward (padded in place), and gemm_forward on hs_im2col's rows, against the reference.
+static void check_window_conv(const hs_kernel_set *k, int n, int h, int w, int cin, int cout, hs_window g) {
+    char what[112];
+    int taps = g.kh * g.kw;
+    size_t out_count = (size_t)n * g.oh * g.ow * cout;
+    float *x = random_floats((size_t)n * h * w * cin, 31), *hwio = random_floats((size_t)taps * cin * cout, 32);
+    float *bias = random_floats(cout, 33);
+    float *packed = malloc((size_t)taps * cin * cout * sizeof(float)), *out = malloc(out_count * sizeof(float));
+    double *exact = malloc(out_count * sizeof(double)), *magnitude = malloc(out_count * sizeof(double));
+    hs_conv_pack(hwio, taps, cin, cout, packed);
+    reference_window_conv(x, n, h, w, cin, &g, hwio, bias, cout, 1, exact, magnitude);
+    int ph = (g.oh - 1) * g.sh + (g.kh - 1) * g.dh + 1, pw = (g.ow - 1) * g.sw + (g.kw - 1) * g.dw + 1;
+    float *padded = malloc((size_t)n * ph * pw * cin * sizeof(float));
+    hs_pad(x, n, h, w, cin, g.pt, g.pl, ph, pw, padded);
+    int rows = n * g.oh;
+    k->conv_forward(padded, ph, pw, cin, &g, packed, bias, cout, 1, out, 0, rows / 2);
+    k->conv_forward(padded, ph, pw, cin, &g, packed, bias, cout, 1, out, rows / 2, rows);
+    snprintf(what, sizeof what, "conv %dx%d/%d d%d p%d %dx%dx%dx%d->%d", g.kh, g.kw, g.sh, g.dh, g.pt, n, h, w, cin, cout);
+    check(k->name, what, out, exact, magnitude, out_count, 2 * taps * cin + 1);
+    float *cols = malloc((size_t)n * g.oh * g.ow * taps * cin * sizeof(float));
+    hs_im2col(x, n, h, w, cin, &g, cols);
+    k->gemm_forward(cols, (size_t)n * g.oh * g.ow, taps * cin, packed, bias, cout, 1, out);
+    snprintf(what, sizeof what, "im2col gemm %dx%d/%d d%d p%d %dx%dx%dx%d->%d", g.kh, g.kw, g.sh, g.dh, g.pt, n, h, w, cin,
+             cout);
+    check(k->name, what, out, exact, magnitude, out_count, 2 * taps * cin + 1);
+    free(x); free(hwio); free(bias); free(packed); free(out); free(exact); free(magnitude); free(padded); free(cols);
+}
+
+// Depthwise convolution, the three pooling modes, and add + ReLU.
+static void check_window_ops(const hs_kernel_set *k) {
+    const int n = 2, h = 7, w = 9, c = 21;
+    hs_window g = make_window(h, w, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1);
+    size_t in_count = (size_t)n * h * w * c, out_count = (size_t)n * g.oh * g.ow * c;
+    float *x = random_floats(in_count, 41), *kernel = random_floats((size_t)9 * c, 42), *bias = random_floats(c, 43);
+    float *y = malloc(in_count * sizeof(float)), *b2 = random_floats(in_count, 44);
+    double *exact = malloc(in_count * sizeof(double)), *magnitude = malloc(in_count * sizeof(double));
+    double *zero = calloc(in_count, sizeof(double));
+    k->depthwise_conv(x, n, h, w, c, &g, kernel, bias, 1, y);
+    for (int b = 0; b < n; b++)
+        for (int oy = 0; oy < g.oh; oy++)
+            for (int ox = 0; ox < g.ow; ox++)
+                for (int j = 0; j < c; j++) {
+                    double s = bias[j], m = fabs(bias[j]);
+                    for (int ky = 0; ky < 3; ky++)
+                        for (int kx = 0; kx < 3; kx++) {
+                            int iy = oy * 2 - 1 + ky, ix = ox * 2 - 1 + kx;
+                            if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
+                            double p = (double)x[(((size_t)b * h + iy) * w + ix) * c + j] * kernel[(ky * 3 + kx) * c + j];
+                            s += p;
+                            m += fabs(p);
+                        }
+                    size_t o = (((size_t)b * g.oh + oy) * g.ow + ox) * c + j;
+                    exact[o] = s < 0 ? 0 : s;
+                    magnitude[o] = m;
+                }
+    check(k->name, "depthwise 3x3/2 p1 2x7x9x21", y, exact, magnitude, out_count, 2 * 9 + 1);
+    for (int mode = 0; mode < 3; mode++) {
+        k->window_pool(x, n, h, w, c, &g, mode, y);
+        for (int b = 0; b < n; b++)
+            for (int oy = 0; oy < g.oh; oy++)
+                for (int ox = 0; ox < g.ow; ox++)
+                    for (int j = 0; j < c; j++) {
+                        double best = -INFINITY, s = 0, m = 0;
+                        int valid = 0;
+                        for (int ky = 0; ky < 3; ky++)
+                            for (int kx = 0; kx < 3; kx++) {
+                                int iy = oy * 2 - 1 + ky, ix = ox * 2 - 1 + kx;
+                                if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
+                                double v = x[(((size_t)b * h + iy) * w + ix) * c + j];
+                                best = v > best ? v : best;
+                                s += v;
+                                m += fabs(v);
+                                valid++;
+                            }
+                        // The padded image is 9 × 11, so every window here lies inside it: 9 values.
+                        int divisor = mode == HS_POOL_AVERAGE ? valid : 9;
+                        size_t o = (((size_t)b * g.oh + oy) * g.ow + ox) * c + j;
+                        exact[o] = mode == HS_POOL_MAX ? best : s / divisor;
+                        magnitude[o] = mode == HS_POOL_MAX ? 0 : m / divisor;
+                    }
+        const char *names[] = {"max pool 3x3/2 p1 2x7x9x21", "average pool 3x3/2 p1", "average pool with padding"};
+        check(k->name, names[mode], y, exact, mode == HS_POOL_MAX ? zero : magnitude, out_count, 9 + 1);
+    }
+    k->add_relu(x, b2, in_count, 1, y);
+    for (size_t i = 0; i < in_count; i++) {
+        double s = (double)x[i] + b2[i];
+        exact[i] = s < 0 ? 0 : s;
+        magnitude[i] = fabs((double)x[i]) + fabs((double)b2[i]);
+    }
+    check(k->name, "add + ReLU 2x7x9x21", y, exact, magnitude, in_count, 1);
+    free(x); free(kernel); free(bias); free(y); free(b2); free(exact); free(magnitude); free(zero);
+}
+
 static void check_elementwise(const hs_kernel_set *k) {
     const int rows = 37, c = 19;
     size_t count = (size_t)rows * c;
@@ -320,6 +445,13 @@ int main(void) {
         check_convolutions(k, 2, 6, 10, 32, 64);
         check_convolutions(k, 1, 4, 6, 48, 96);
         check_convolutions(k, 9, 4, 4, 16, 32);
+        // ResNet's stem, strided 3×3 and 1×1 downsampling, a dilated window, and a one-pixel row.
+        check_window_conv(k, 2, 19, 17, 3, 64, make_window(19, 17, 7, 7, 2, 2, 1, 1, 3, 3, 3, 3));
+        check_window_conv(k, 2, 9, 11, 32, 32, make_window(9, 11, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1));
+        check_window_conv(k, 3, 6, 14, 48, 64, make_window(6, 14, 1, 1, 2, 2, 1, 1, 0, 0, 0, 0));
+        check_window_conv(k, 1, 9, 15, 16, 32, make_window(9, 15, 3, 3, 1, 1, 2, 2, 2, 2, 2, 2));
+        check_window_conv(k, 2, 1, 1, 64, 96, make_window(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0));
+        check_window_ops(k);
         check_elementwise(k);
     }
     check_resampling();

@@ -38,12 +38,83 @@ import _TestSupport
         let golden = try JSONDecoder().decode(Golden.self, from: Data(contentsOf: Self.directory.appendingPathComponent("\(name).json")))
         let bytes = try Data(contentsOf: Self.directory.appendingPathComponent("\(name).onnx"))
         let (graph, weights) = try ONNXImport.read(Array(bytes), path: "\(name).onnx", inputSize: golden.inputShape[2])
-        let engine = try GraphEngine(graph: graph, weights: weights)
-        let result = try engine.run(golden.input, batch: golden.inputShape[0])
-        #expect(result.shape == golden.outputShape)
-        var worst: Float = 0
-        for (a, b) in zip(result.data, golden.output) { worst = max(worst, abs(a - b) / (1 + abs(b))) }
-        #expect(worst <= 1e-4, "\(name): worst scaled difference \(worst)")
+        // The plain loops alone; the kernel layer on NCHW input; and on channels-last input one
+        // image per chunk, so that chunks are joined.
+        let reference = try GraphEngine(graph: graph, weights: weights, fastKernels: false)
+        let fast = try GraphEngine(graph: graph, weights: weights)
+        var results = [("plain loops", try reference.run(golden.input, batch: golden.inputShape[0])),
+                       ("kernels", try fast.run(golden.input, batch: golden.inputShape[0]))]
+        if golden.inputShape.count == 4 {
+            let (n, c, h, w) = (golden.inputShape[0], golden.inputShape[1], golden.inputShape[2], golden.inputShape[3])
+            var nhwc = [Float](repeating: 0, count: golden.input.count)
+            for b in 0..<n { for ch in 0..<c { for y in 0..<h { for x in 0..<w {
+                nhwc[((b * h + y) * w + x) * c + ch] = golden.input[((b * c + ch) * h + y) * w + x]
+            } } } }
+            fast.imagesPerChunk = 1
+            results.append(("kernels, channels-last, one image per chunk", try nhwc.withUnsafeBufferPointer { try fast.run(channelsLast: $0.baseAddress!, batch: n) }))
+        }
+        for (what, result) in results {
+            #expect(result.shape == golden.outputShape, "\(name), \(what)")
+            var worst: Float = 0
+            for (a, b) in zip(result.data, golden.output) { worst = max(worst, abs(a - b) / (1 + abs(b))) }
+            #expect(worst <= 1e-4, "\(name), \(what): worst scaled difference \(worst)")
+        }
+    }
+
+    /// Each way the kernel layer runs a convolution (its plan), chosen by shape, against a
+    /// direct loop in double. The bound is 16·K·ε·Σ|xw| for K products per output: K·ε·Σ|xw|
+    /// for a float32 sum, times up to 16 by which Winograd's transforms can scale one product's
+    /// rounding (the C driver, Tests/CKernelsDriver, checks each kernel's exact bound). An
+    /// indexing, padding or layout error is of the size of the values, far above it.
+    @Test(arguments: [
+        // c, h, w, m, kernel, stride, dilation, pads (top, left, bottom, right), groups, plan
+        (16, 8, 8, 32, 3, 1, 1, [1, 1, 1, 1], 1, "winograd"),
+        (8, 13, 13, 32, 3, 1, 1, [1, 1, 1, 1], 1, "direct"),
+        (3, 40, 40, 64, 7, 2, 1, [3, 3, 3, 3], 1, "direct"),
+        (16, 30, 30, 32, 1, 2, 1, [0, 0, 0, 0], 1, "direct"),
+        (8, 26, 26, 32, 3, 1, 2, [2, 2, 2, 2], 1, "direct"),
+        (4, 14, 15, 32, 3, 1, 1, [2, 0, 1, 1], 1, "direct"),
+        (24, 5, 5, 32, 1, 1, 1, [0, 0, 0, 0], 1, "gemm"),
+        (32, 3, 3, 64, 3, 1, 1, [1, 1, 1, 1], 1, "gemm"),
+        (24, 11, 11, 24, 3, 2, 1, [1, 1, 1, 1], 24, "depthwise"),
+        (5, 9, 9, 20, 3, 1, 1, [1, 1, 1, 1], 1, "blas"),
+        (8, 9, 9, 64, 3, 1, 1, [1, 1, 1, 1], 2, "none"),
+    ] as [(Int, Int, Int, Int, Int, Int, Int, [Int], Int, String)])
+    func convolutionPlansMatchPlainLoops(_ c: Int, _ h: Int, _ w: Int, _ m: Int, _ k: Int, _ stride: Int, _ dilation: Int,
+                                         _ pads: [Int], _ groups: Int, _ expected: String) throws {
+        var g = SplitMix64(seed: UInt64(c * 1000 + h * 10 + k))
+        let n = 3, cg = c / groups, mg = m / groups
+        let x = (0..<(n * c * h * w)).map { _ in Float.random(in: -1...1, using: &g) }
+        let kernel = (0..<(m * cg * k * k)).map { _ in Float.random(in: -1...1, using: &g) }
+        let bias = (0..<m).map { _ in Float.random(in: -1...1, using: &g) }
+        let conv = GraphNode(name: "conv", op: "Conv", inputs: ["x", "w", "b"], outputs: ["c"],
+                             attributes: ["group": .int(Int64(groups)), "strides": .ints([Int64(stride), Int64(stride)]),
+                                          "dilations": .ints([Int64(dilation), Int64(dilation)]), "pads": .ints(pads.map { Int64($0) })])
+        let relu = GraphNode(name: "relu", op: "Relu", inputs: ["c"], outputs: ["y"], attributes: [:])
+        let graph = GraphModel(opset: 13, source: "test", inputName: "x", inputShape: [c, h, w], outputName: "y", nodes: [conv, relu],
+                               initializers: ["w": [m, cg, k, k], "b": [m]], integerConstants: [:])
+        let engine = try GraphEngine(graph: graph, weights: ["w": Tensor(shape: [m, cg, k, k], data: kernel), "b": Tensor(shape: [m], data: bias)])
+        #expect(engine.plans["conv"].map { "\($0.kernel)" } ?? "none" == expected)
+        #expect(engine.fusedRelu == ["conv"])
+        engine.imagesPerChunk = 2  // two chunks, joined
+        let got = try engine.run(x, batch: n)
+        let span = (k - 1) * dilation + 1
+        let oh = (h + pads[0] + pads[2] - span) / stride + 1, ow = (w + pads[1] + pads[3] - span) / stride + 1
+        #expect(got.shape == [n, m, oh, ow])
+        var worst: Double = 0
+        for b in 0..<n { for o in 0..<m { for oy in 0..<oh { for ox in 0..<ow {
+            var s = Double(bias[o]), magnitude = abs(Double(bias[o]))
+            let group = o / mg
+            for ci in 0..<cg { for ky in 0..<k { for kx in 0..<k {
+                let iy = oy * stride - pads[0] + ky * dilation, ix = ox * stride - pads[1] + kx * dilation
+                guard iy >= 0, iy < h, ix >= 0, ix < w else { continue }
+                let p = Double(x[((b * c + group * cg + ci) * h + iy) * w + ix]) * Double(kernel[((o * cg + ci) * k + ky) * k + kx])
+                s += p; magnitude += abs(p)
+            } } }
+            let v = Double(got.data[((b * m + o) * oh + oy) * ow + ox])
+            worst = max(worst, abs(v - max(s, 0)) / (16 * Double(cg * k * k + 1) * 6e-8 * magnitude))
+        } } } }
+        #expect(worst <= 1, "\(expected): error exceeds 16·K·ε·Σ|xw| by a factor \(worst)")
     }
 
     /// Folding batch normalisation into the convolution changes nothing but rounding.

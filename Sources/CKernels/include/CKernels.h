@@ -17,6 +17,16 @@
 /// Output channels per weight block of the 3×3 kernels (every kernel set).
 #define HS_CONV_BLOCK 32
 
+/// A window over NHWC activations, for convolutions and pools of any shape: kernel kh × kw,
+/// stride sh × sw, dilation dh × dw, top and left padding pt and pl, output oh × ow, and the
+/// bottom and right padding pad_end_y and pad_end_x (which only average pooling's divisor reads).
+typedef struct hs_window {
+    int kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, pad_end_y, pad_end_x;
+} hs_window;
+
+/// Pooling modes of `window_pool`.
+enum { HS_POOL_MAX = 0, HS_POOL_AVERAGE = 1, HS_POOL_AVERAGE_WITH_PADDING = 2 };
+
 // MARK: The kernel table
 
 /// One instruction set's kernels. Every function pointer is set in every table.
@@ -47,6 +57,34 @@ typedef struct hs_kernel_set {
     /// hs_winograd_pack's transformed weights; `scratch` hs_winograd_scratch_floats(cin, cout) floats.
     void (*winograd_forward)(const float *padded, int n, int h, int w, int cin, const float *u, const float *bias,
                              int cout, int relu, float *out, int out_padded, float *scratch);
+
+    /// Convolution of any window, stride and dilation (one group), on rows [row_begin, row_end)
+    /// of the n·oh output rows, for every output channel:
+    ///   out[n][oy][ox][co] = act(bias[co] + Σ_{ky,kx,ci} padded[n][oy·sh + ky·dh][ox·sw + kx·dw][ci] · W[ky][kx][ci][co])
+    /// `padded` is [n][ph][pw][cin] and already holds the padding (hs_pad; pt and pl of `g` are
+    /// not read); `packed` is hs_conv_pack's, `bias` may be NULL; cout is a multiple of HS_CONV_BLOCK.
+    void (*conv_forward)(const float *padded, int ph, int pw, int cin, const hs_window *g, const float *packed,
+                         const float *bias, int cout, int relu, float *out, int row_begin, int row_end);
+
+    /// The same contraction over rows that are already gathered: out[m][cout] =
+    /// act(bias + a[m][k] · W[k][cout]) with W packed by hs_conv_pack (taps · cin = k). For 1 × 1
+    /// convolutions (a is the activation itself) and small images (a from hs_im2col).
+    void (*gemm_forward)(const float *a, size_t m, int k, const float *packed, const float *bias, int cout, int relu,
+                         float *out);
+
+    /// Depthwise convolution, one kernel per channel: x [n][h][w][c], kernel [kh][kw][c], bias
+    /// [c] or NULL, padding by `g` (zeros), y [n][oh][ow][c].
+    void (*depthwise_conv)(const float *x, int n, int h, int w, int c, const hs_window *g, const float *kernel,
+                           const float *bias, int relu, float *y);
+
+    /// Max or average pooling (HS_POOL_*) of x [n][h][w][c] over the windows of `g`, into
+    /// y [n][oh][ow][c]. Padding is skipped by the maximum and by HS_POOL_AVERAGE's divisor;
+    /// HS_POOL_AVERAGE_WITH_PADDING divides by the window clipped to the padded image. A window
+    /// with no pixel gives −∞ (maximum) or 0 (average).
+    void (*window_pool)(const float *x, int n, int h, int w, int c, const hs_window *g, int mode, float *y);
+
+    /// y = a + b, then max(0, ·) when relu; y may equal a or b.
+    void (*add_relu)(const float *a, const float *b, size_t count, int relu, float *y);
 
     /// Weight gradient of the same convolution, for output-channel blocks [block_begin, block_end):
     ///   dW[ky][kx][ci][co] (+)= Σ_{n,y,x} padded[n][y+ky][x+kx][ci] · dy[n][y][x][co]
@@ -103,6 +141,21 @@ void hs_cpu_name(char *out, size_t size);
 /// With `flip_transpose`, packs the weights of the input-gradient convolution instead:
 /// W'[ky][kx][co][ci] = W[2-ky][2-kx][ci][co], in blocks over ci (cin must be a multiple of 32).
 void hs_conv3x3_pack(const float *hwio, int cin, int cout, int flip_transpose, float *packed);
+
+/// Packs HWIO weights [taps][cin][cout] (taps = kh·kw) into blocks [cout/32][taps][cin][32],
+/// for conv_forward and gemm_forward (for 3×3, the same as hs_conv3x3_pack without flipping).
+void hs_conv_pack(const float *hwio, int taps, int cin, int cout, float *packed);
+
+/// Copies x [n][h][w][c] into padded [n][ph][pw][c] at row `top` and column `left`, zero
+/// elsewhere; rows and columns of x beyond ph or pw are dropped.
+void hs_pad(const float *x, int n, int h, int w, int c, int top, int left, int ph, int pw, float *padded);
+
+/// The rows a convolution's gemm_forward reads: cols[n·oh·ow][kh·kw·c], row (image, oy, ox),
+/// column (ky, kx, ci), zero where the window is in the padding.
+void hs_im2col(const float *x, int n, int h, int w, int c, const hs_window *g, float *cols);
+
+/// Transposes each of n matrices [rows][cols] into [cols][rows] (NCHW ↔ NHWC).
+void hs_transpose(const float *x, int n, int rows, int cols, float *y);
 
 /// Copies x [n][h][w][c] into a zero-bordered buffer [n][h+2][w+2][c].
 void hs_pad1(const float *x, int n, int h, int w, int c, float *padded);

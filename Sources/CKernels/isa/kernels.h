@@ -122,6 +122,168 @@ static void conv3x3_forward(const float *padded, int h, int w, int cin, const fl
     }
 }
 
+// MARK: Convolutions of any window
+
+// One R-pixel × HV_TILE_COLS-channel output tile of a general convolution. `in` points at the
+// first window's top-left pixel, `astride` floats between consecutive pixels' windows (sw·cin).
+#define HV_GCONV_TILE(R)                                                                         \
+    static void gconv_tile_##R(const float *in, size_t prow, int cin, size_t astride, const hs_window *g, \
+                               const float *wb, const float *bias, int relu, float *out, int cout) { \
+        hv_f32 acc[R][HV_TILE_VECS];                                                             \
+        _Pragma("GCC unroll 16") for (int r = 0; r < R; r++)                                    \
+            _Pragma("GCC unroll 16") for (int v = 0; v < HV_TILE_VECS; v++)                     \
+                acc[r][v] = bias ? hv_load(bias + v * HV_LANES) : hv_zero();                     \
+        for (int ky = 0; ky < g->kh; ky++)                                                       \
+            for (int kx = 0; kx < g->kw; kx++) {                                                 \
+                const float *ip = in + (size_t)ky * g->dh * prow + (size_t)kx * g->dw * cin;     \
+                const float *wp = wb + (size_t)(ky * g->kw + kx) * cin * HS_CONV_BLOCK;          \
+                HV_MICRO(R, acc, ip, astride, 1, wp, HS_CONV_BLOCK, cin)                         \
+            }                                                                                    \
+        HV_STORE_TILE(R, acc, out, cout, relu);                                                  \
+    }
+HV_ROWS(HV_GCONV_TILE)
+
+typedef void (*gconv_tile_fn)(const float *, size_t, int, size_t, const hs_window *, const float *, const float *, int,
+                              float *, int);
+#define HV_GCONV_TILE_ENTRY(R) gconv_tile_##R,
+static const gconv_tile_fn gconv_tiles[HV_TILE_ROWS + 1] = {0, HV_ROWS(HV_GCONV_TILE_ENTRY)};
+
+static void conv_forward(const float *padded, int ph, int pw, int cin, const hs_window *g, const float *packed,
+                         const float *bias, int cout, int relu, float *out, int row_begin, int row_end) {
+    size_t prow = (size_t)pw * cin, astride = (size_t)g->sw * cin;
+    size_t block = (size_t)g->kh * g->kw * cin * HS_CONV_BLOCK;
+    int ow = g->ow, oh = g->oh;
+    // As conv3x3_forward: groups of about 384 output pixels outermost, every channel block inside.
+    int group = ow >= 384 ? 1 : 384 / ow;
+    for (int r0 = row_begin; r0 < row_end; r0 += group) {
+        int r1 = r0 + group < row_end ? r0 + group : row_end;
+        for (int col = 0; col < cout / HV_TILE_COLS; col++) {
+            int b = col / HV_SUBCOLUMNS, co0 = col * HV_TILE_COLS;
+            const float *wb = packed + b * block + (co0 - b * HS_CONV_BLOCK);
+            const float *bb = bias ? bias + co0 : NULL;
+            for (int row = r0; row < r1; row++) {
+                int img = row / oh, y = row % oh;
+                const float *in_row = padded + ((size_t)img * ph + (size_t)y * g->sh) * prow;
+                float *out_row = out + (size_t)row * ow * cout + co0;
+                int x = 0;
+                for (; x + HV_TILE_ROWS <= ow; x += HV_TILE_ROWS)
+                    HV_FULL(gconv_tile_)(in_row + x * astride, prow, cin, astride, g, wb, bb, relu,
+                                         out_row + (size_t)x * cout, cout);
+                if (x < ow)
+                    gconv_tiles[ow - x](in_row + x * astride, prow, cin, astride, g, wb, bb, relu,
+                                        out_row + (size_t)x * cout, cout);
+            }
+        }
+    }
+}
+
+// One R-row × HV_TILE_COLS-column tile of out = a · W.
+#define HV_GEMM_TILE(R)                                                                          \
+    static void gemm_tile_##R(const float *a, int k, const float *wb, const float *bias, int relu, \
+                              float *out, int cout) {                                            \
+        hv_f32 acc[R][HV_TILE_VECS];                                                             \
+        _Pragma("GCC unroll 16") for (int r = 0; r < R; r++)                                    \
+            _Pragma("GCC unroll 16") for (int v = 0; v < HV_TILE_VECS; v++)                     \
+                acc[r][v] = bias ? hv_load(bias + v * HV_LANES) : hv_zero();                     \
+        HV_MICRO(R, acc, a, k, 1, wb, HS_CONV_BLOCK, k)                                          \
+        HV_STORE_TILE(R, acc, out, cout, relu);                                                  \
+    }
+HV_ROWS(HV_GEMM_TILE)
+
+typedef void (*gemm_tile_fn)(const float *, int, const float *, const float *, int, float *, int);
+#define HV_GEMM_TILE_ENTRY(R) gemm_tile_##R,
+static const gemm_tile_fn gemm_tiles[HV_TILE_ROWS + 1] = {0, HV_ROWS(HV_GEMM_TILE_ENTRY)};
+
+static void gemm_forward(const float *a, size_t m, int k, const float *packed, const float *bias, int cout, int relu,
+                         float *out) {
+    size_t block = (size_t)k * HS_CONV_BLOCK;
+    // Groups of rows that stay in cache while every column block is computed from them.
+    size_t group = (size_t)(k >= 4096 ? 1 : 4096 / k) * HV_TILE_ROWS;
+    for (size_t r0 = 0; r0 < m; r0 += group) {
+        size_t r1 = r0 + group < m ? r0 + group : m;
+        for (int col = 0; col < cout / HV_TILE_COLS; col++) {
+            int b = col / HV_SUBCOLUMNS, co0 = col * HV_TILE_COLS;
+            const float *wb = packed + b * block + (co0 - b * HS_CONV_BLOCK);
+            const float *bb = bias ? bias + co0 : NULL;
+            size_t r = r0;
+            for (; r + HV_TILE_ROWS <= r1; r += HV_TILE_ROWS)
+                HV_FULL(gemm_tile_)(a + r * k, k, wb, bb, relu, out + r * cout + co0, cout);
+            if (r < r1) gemm_tiles[r1 - r](a + r * k, k, wb, bb, relu, out + r * cout + co0, cout);
+        }
+    }
+}
+
+// MARK: Depthwise convolution and pooling over any window (channels innermost; plain loops)
+
+static void depthwise_conv(const float *x, int n, int h, int w, int c, const hs_window *g, const float *kernel,
+                           const float *bias, int relu, float *y) {
+    for (int b = 0; b < n; b++)
+        for (int oy = 0; oy < g->oh; oy++)
+            for (int ox = 0; ox < g->ow; ox++) {
+                float *o = y + (((size_t)b * g->oh + oy) * g->ow + ox) * c;
+                if (bias) memcpy(o, bias, (size_t)c * sizeof(float));
+                else memset(o, 0, (size_t)c * sizeof(float));
+                for (int ky = 0; ky < g->kh; ky++) {
+                    int iy = oy * g->sh - g->pt + ky * g->dh;
+                    if (iy < 0 || iy >= h) continue;
+                    for (int kx = 0; kx < g->kw; kx++) {
+                        int ix = ox * g->sw - g->pl + kx * g->dw;
+                        if (ix < 0 || ix >= w) continue;
+                        const float *xp = x + (((size_t)b * h + iy) * w + ix) * c;
+                        const float *kp = kernel + ((size_t)ky * g->kw + kx) * c;
+                        for (int j = 0; j < c; j++) o[j] += xp[j] * kp[j];
+                    }
+                }
+                if (relu)
+                    for (int j = 0; j < c; j++) o[j] = o[j] > 0 ? o[j] : 0;
+            }
+}
+
+static void window_pool(const float *x, int n, int h, int w, int c, const hs_window *g, int mode, float *y) {
+    for (int b = 0; b < n; b++)
+        for (int oy = 0; oy < g->oh; oy++)
+            for (int ox = 0; ox < g->ow; ox++) {
+                float *o = y + (((size_t)b * g->oh + oy) * g->ow + ox) * c;
+                for (int j = 0; j < c; j++) o[j] = mode == HS_POOL_MAX ? -__builtin_inff() : 0;
+                int valid = 0;
+                for (int ky = 0; ky < g->kh; ky++) {
+                    int iy = oy * g->sh - g->pt + ky * g->dh;
+                    if (iy < 0 || iy >= h) continue;
+                    for (int kx = 0; kx < g->kw; kx++) {
+                        int ix = ox * g->sw - g->pl + kx * g->dw;
+                        if (ix < 0 || ix >= w) continue;
+                        const float *xp = x + (((size_t)b * h + iy) * w + ix) * c;
+                        valid++;
+                        if (mode == HS_POOL_MAX)
+                            for (int j = 0; j < c; j++) o[j] = xp[j] > o[j] ? xp[j] : o[j];
+                        else
+                            for (int j = 0; j < c; j++) o[j] += xp[j];
+                    }
+                }
+                if (mode == HS_POOL_MAX) continue;
+                int divisor = valid;
+                if (mode == HS_POOL_AVERAGE_WITH_PADDING) {
+                    // The window clipped to the padded image (ceil mode may run past it).
+                    int y0 = oy * g->sh - g->pt, x0 = ox * g->sw - g->pl;
+                    int y1 = y0 + g->kh < h + g->pad_end_y ? y0 + g->kh : h + g->pad_end_y;
+                    int x1 = x0 + g->kw < w + g->pad_end_x ? x0 + g->kw : w + g->pad_end_x;
+                    divisor = (y1 - (y0 > -g->pt ? y0 : -g->pt)) * (x1 - (x0 > -g->pl ? x0 : -g->pl));
+                }
+                float d = (float)divisor;
+                for (int j = 0; j < c; j++) o[j] = divisor > 0 ? o[j] / d : 0;
+            }
+}
+
+static void add_relu(const float *a, const float *b, size_t count, int relu, float *y) {
+    if (relu)
+        for (size_t i = 0; i < count; i++) {
+            float v = a[i] + b[i];
+            y[i] = v > 0 ? v : 0;
+        }
+    else
+        for (size_t i = 0; i < count; i++) y[i] = a[i] + b[i];
+}
+
 // MARK: Weight gradient of the 3×3 convolution
 
 // An R-input-channel × HV_TILE_COLS-output-channel tile of one tap, accumulated over the pixels
@@ -510,6 +672,11 @@ const hs_kernel_set HV_SET = {
     .fma_peak = fma_peak,
     .conv3x3_forward = conv3x3_forward,
     .winograd_forward = winograd_forward,
+    .conv_forward = conv_forward,
+    .gemm_forward = gemm_forward,
+    .depthwise_conv = depthwise_conv,
+    .window_pool = window_pool,
+    .add_relu = add_relu,
     .conv3x3_weight_grad = conv3x3_weight_grad,
     .channel_sums = channel_sums,
     .affine_relu = affine_relu,

@@ -7,24 +7,47 @@ public struct GraphError: Error, CustomStringConvertible, Equatable {
     public var description: String { problem }
 }
 
-/// Runs a `GraphModel` on batches of NCHW float images.
+/// Runs a `GraphModel` on batches of float images.
 ///
 /// At load it checks that every node's inputs exist before it, folds each batch
 /// normalisation into the convolution before it (when nothing else reads the convolution's
-/// output) and fuses a following ReLU, then runs the graph once on a zero image so that shape
-/// errors appear at load, naming the node, rather than on the first slide. Convolutions use
-/// im2col and OpenBLAS's SGEMM per image and group (depthwise ones a direct loop), images in
-/// parallel; the other operators are plain loops.
+/// output), fuses a following ReLU into a convolution or an addition, then runs the graph on
+/// two zero images so that shape errors appear at load, naming the node, rather than on the
+/// first slide. That run also gives each convolution's input size, from which it plans the
+/// convolution on the kernel layer (`KernelSet`, see GraphKernels.swift).
+///
+/// A batch is split into chunks of `imagesPerChunk` images, and each worker thread takes the
+/// next chunk through the whole graph, as the built-in engine does. Inside a chunk,
+/// activations are channels-last (NHWC) from the first convolution on, as the kernels take
+/// them; an operator without a channels-last kernel gets its input in ONNX's NCHW order, and
+/// every operator has an NCHW version of plain loops (im2col + BLAS for convolutions), which
+/// `fastKernels: false` runs alone, as the reference the tests compare the kernels with.
 public final class GraphEngine: @unchecked Sendable {  // immutable after init
     public let graph: GraphModel
     let nodes: [GraphNode]
     let weights: [String: Tensor<Float>]
-    /// Convolutions with a ReLU fused in, by node name.
+    /// Convolutions and additions with a ReLU fused in, by node name.
     let fusedRelu: Set<String>
     /// The output's shape for one image (batch 1), found by the run at load.
     public private(set) var outputShape: [Int] = []
+    /// Whether convolutions, pools and additions run on the kernel layer, channels-last.
+    public let fastKernels: Bool
+    /// The kernel set they run on.
+    public let kernels: KernelSet
+    /// Each convolution's plan on the kernel layer, by node name (set at load).
+    var plans: [String: ConvPlan] = [:]
+    /// Each convolution's input [c, h, w] for one image, recorded by the run at load.
+    private var recordedInputs: [String: [Int]]?
+    /// Whether the output's first dimension is the batch, so that chunks of a batch can run
+    /// apart and be joined (false for a graph that mixes images, which then runs whole).
+    private(set) var batchSplits = false
+    /// Images a worker takes through the graph at once.
+    public var imagesPerChunk = 2
 
-    public init(graph: GraphModel, weights: [String: Tensor<Float>]) throws(GraphError) {
+    public init(graph: GraphModel, weights: [String: Tensor<Float>], fastKernels: Bool = true,
+                kernels: KernelSet = .active) throws(GraphError) {
+        self.fastKernels = fastKernels
+        self.kernels = kernels
         // The engine runs images in parallel itself, each convolution's SGEMM on one thread;
         // OpenBLAS's own threads on top of that oversubscribe the cores (ResNet-18 ran at half
         // speed). Set once, here, at load: changing it while another thread is inside OpenBLAS
@@ -46,8 +69,14 @@ public final class GraphEngine: @unchecked Sendable {  // immutable after init
         }
         guard defined.contains(graph.outputName) else { throw GraphError("no node produces the output '\(graph.outputName)'") }
 
+        // An Identity of a weight (exporters write them for tensors they share) is that weight.
+        var nodes = graph.nodes.filter { node in
+            guard ["Identity", "Dropout"].contains(node.op), node.outputs.count == 1, let input = node.inputs.first,
+                  let w = weights[input], node.outputs[0] != graph.outputName else { return true }
+            weights[node.outputs[0]] = w
+            return false
+        }
         // Fold BatchNormalization into the convolution before it, then fuse ReLU.
-        var nodes = graph.nodes
         func readers(_ value: String) -> Int { nodes.reduce(0) { $0 + $1.inputs.filter { $0 == value }.count } + (value == graph.outputName ? 1 : 0) }
         var k = 0
         while k < nodes.count {
@@ -86,7 +115,7 @@ public final class GraphEngine: @unchecked Sendable {  // immutable after init
         while k < nodes.count {
             let relu = nodes[k]
             if relu.op == "Relu", let convIndex = nodes[..<k].lastIndex(where: { $0.outputs.first == relu.inputs.first }),
-               nodes[convIndex].op == "Conv", readers(relu.inputs[0]) == 1 {
+               ["Conv", "Add"].contains(nodes[convIndex].op), readers(relu.inputs[0]) == 1 {
                 nodes[convIndex].outputs = relu.outputs
                 fused.insert(nodes[convIndex].name)
                 nodes.remove(at: k)
@@ -102,7 +131,16 @@ public final class GraphEngine: @unchecked Sendable {  // immutable after init
         self.nodes = nodes
         self.weights = weights
         self.fusedRelu = fused
-        outputShape = try run([Float](repeating: 0, count: graph.inputShape.reduce(1, *)), batch: 1).shape
+        // Two images, in one piece, on the plain loops: the shapes every node sees, and whether
+        // the output keeps the batch apart.
+        recordedInputs = [:]
+        let probe = try canonical(runGraph(Value(shape: [2] + graph.inputShape,
+                                                 data: [Float](repeating: 0, count: 2 * graph.inputShape.reduce(1, *)))))
+        batchSplits = probe.shape.first == 2
+        outputShape = batchSplits ? [1] + probe.shape.dropFirst()
+            : try canonical(runGraph(Value(shape: [1] + graph.inputShape, data: [Float](repeating: 0, count: graph.inputShape.reduce(1, *))))).shape
+        if fastKernels { try makePlans(recordedInputs ?? [:]) }
+        recordedInputs = nil
     }
 
     /// Class scores per image, when the output is one vector per image (N × K, or N × K × 1 × 1).
@@ -113,13 +151,78 @@ public final class GraphEngine: @unchecked Sendable {  // immutable after init
         return outputShape[1]
     }
 
-    struct Value { var shape: [Int]; var data: [Float] }
+    /// A tensor as the engine holds it: `shape` is always ONNX's (N × C × H × W for images);
+    /// `channelsLast` says that a 4-D tensor's data is in N × H × W × C order.
+    struct Value {
+        var shape: [Int]
+        var data: [Float]
+        var channelsLast = false
+    }
 
-    /// Runs `batch` images (NCHW, contiguous) and returns the output tensor.
+    /// Runs `batch` images (NCHW, contiguous) and returns the output tensor (NCHW).
     public func run(_ input: [Float], batch: Int) throws(GraphError) -> (shape: [Int], data: [Float]) {
-        let shape = [batch] + graph.inputShape
+        let shape = [batch] + graph.inputShape, size = graph.inputShape.reduce(1, *)
         guard input.count == shape.reduce(1, *) else { throw GraphError("input of \(input.count) values for \(shape)") }
-        var values: [String: Value] = [graph.inputName: Value(shape: shape, data: input)]
+        return try input.withUnsafeBufferPointer { p throws(GraphError) in
+            try runChunks(batch: batch) { first, count in
+                Value(shape: [count] + graph.inputShape, data: Array(p[(first * size)..<((first + count) * size)]))
+            }
+        }
+    }
+
+    /// Runs `batch` images given channels-last (N × H × W × C, as patches are read), for a graph
+    /// whose input is C × H × W; returns the output tensor (NCHW).
+    public func run(channelsLast input: UnsafePointer<Float>, batch: Int) throws(GraphError) -> (shape: [Int], data: [Float]) {
+        guard graph.inputShape.count == 3 else { throw GraphError("the input '\(graph.inputName)' is not C × H × W") }
+        let size = graph.inputShape.reduce(1, *)
+        return try runChunks(batch: batch) { first, count in
+            Value(shape: [count] + graph.inputShape, data: Array(UnsafeBufferPointer(start: input + first * size, count: count * size)),
+                  channelsLast: true)
+        }
+    }
+
+    /// Splits the batch into chunks that workers take through the graph, and joins the outputs.
+    private func runChunks(batch: Int, _ chunkInput: (_ first: Int, _ count: Int) -> Value) throws(GraphError) -> (shape: [Int], data: [Float]) {
+        guard batch > 0 else { throw GraphError("a batch of \(batch) images") }
+        let chunk = batchSplits ? max(1, imagesPerChunk) : batch
+        let chunks = (batch + chunk - 1) / chunk
+        if chunks == 1 {
+            let out = try canonical(runGraph(chunkInput(0, batch)))
+            return (out.shape, out.data)
+        }
+        let results = ChunkResults(count: chunks)
+        Threading.dynamicFor(chunks) { _, c in
+            let first = c * chunk, count = min(chunk, batch - first)
+            do throws(GraphError) {
+                results.set(c, try canonical(runGraph(chunkInput(first, count))))
+            } catch {
+                results.fail(error)
+            }
+        }
+        if let error = results.error { throw error }
+        let parts = results.values.map { $0! }
+        let shape = [batch] + parts[0].shape.dropFirst()
+        guard parts.allSatisfy({ Array($0.shape.dropFirst()) == Array(shape.dropFirst()) }) else {
+            throw GraphError("the output's shape differs between chunks of the batch: \(parts.map(\.shape))")
+        }
+        var data = [Float]()
+        data.reserveCapacity(shape.reduce(1, *))
+        for p in parts { data.append(contentsOf: p.data) }
+        return (shape, data)
+    }
+
+    private final class ChunkResults: @unchecked Sendable {  // guarded by `lock`
+        private let lock = NSLock()
+        private(set) var values: [Value?]
+        private(set) var error: GraphError?
+        init(count: Int) { values = Array(repeating: nil, count: count) }
+        func set(_ index: Int, _ value: Value) { lock.lock(); values[index] = value; lock.unlock() }
+        func fail(_ e: GraphError) { lock.lock(); if error == nil { error = e }; lock.unlock() }
+    }
+
+    /// Takes one chunk through every node.
+    func runGraph(_ input: Value) throws(GraphError) -> Value {
+        var values: [String: Value] = [graph.inputName: input]
         var remaining: [String: Int] = [:]
         for node in nodes { for i in node.inputs { remaining[i, default: 0] += 1 } }
         for node in nodes {
@@ -136,7 +239,7 @@ public final class GraphEngine: @unchecked Sendable {  // immutable after init
             }
         }
         guard let out = values[graph.outputName] else { throw GraphError("the output '\(graph.outputName)' was not computed") }
-        return (out.shape, out.data)
+        return out
     }
 
     // MARK: Operators
@@ -149,16 +252,22 @@ public final class GraphEngine: @unchecked Sendable {  // immutable after init
     }
 
     func execute(_ node: GraphNode, _ values: [String: Value]) throws(GraphError) -> [Value] {
-        func input(_ i: Int) throws(GraphError) -> Value {
+        /// Input i as it is held (channels-last or not), for operators that take either.
+        func raw(_ i: Int) throws(GraphError) -> Value {
             guard i < node.inputs.count, !node.inputs[i].isEmpty else { throw GraphError("input \(i) is missing") }
             return try float(node.inputs[i], values)
         }
+        /// Input i in ONNX's order.
+        func input(_ i: Int) throws(GraphError) -> Value { canonical(try raw(i)) }
         func optional(_ i: Int) throws(GraphError) -> Value? {
-            i < node.inputs.count && !node.inputs[i].isEmpty ? try float(node.inputs[i], values) : nil
+            i < node.inputs.count && !node.inputs[i].isEmpty ? try input(i) : nil
         }
         switch node.op {
-        case "Conv": return [try conv(node, try input(0), try input(1), try optional(2))]
+        case "Conv": return [try conv(node, try raw(0), try input(1), try optional(2))]
         case "BatchNormalization":
+            if fastKernels, try raw(0).channelsLast {
+                return [try batchNormChannelsLast(node, try raw(0), try input(1), try input(2), try input(3), try input(4))]
+            }
             let x = try input(0), scale = try input(1), shift = try input(2), mean = try input(3), variance = try input(4)
             guard x.shape.count >= 2 else { throw GraphError("input is \(x.shape)") }
             let c = x.shape[1], inner = x.shape.dropFirst(2).reduce(1, *)
@@ -173,25 +282,41 @@ public final class GraphEngine: @unchecked Sendable {  // immutable after init
                 }
             }
             return [out]
-        case "Relu": return [map(try input(0)) { max($0, 0) }]
+        // Element-wise operators keep their input's layout.
+        case "Relu":
+            var x = try raw(0)
+            if fastKernels { x.data.withUnsafeMutableBufferPointer { kernels.relu($0.baseAddress!, count: $0.count, y: $0.baseAddress!) }; return [x] }
+            return [map(x) { max($0, 0) }]
         case "LeakyRelu":
             let alpha = node.float("alpha") ?? 0.01
-            return [map(try input(0)) { $0 >= 0 ? $0 : alpha * $0 }]
-        case "Sigmoid": return [map(try input(0)) { 1 / (1 + Foundation.exp(-$0)) }]
+            return [map(try raw(0)) { $0 >= 0 ? $0 : alpha * $0 }]
+        case "Sigmoid": return [map(try raw(0)) { 1 / (1 + Foundation.exp(-$0)) }]
         case "HardSigmoid":
             let alpha = node.float("alpha") ?? 0.2, beta = node.float("beta") ?? 0.5
-            return [map(try input(0)) { max(0, min(1, alpha * $0 + beta)) }]
-        case "HardSwish": return [map(try input(0)) { $0 * max(0, min(1, $0 / 6 + 0.5)) }]
+            return [map(try raw(0)) { max(0, min(1, alpha * $0 + beta)) }]
+        case "HardSwish": return [map(try raw(0)) { $0 * max(0, min(1, $0 / 6 + 0.5)) }]
         case "Clip":
             var low = node.float("min") ?? -.infinity, high = node.float("max") ?? .infinity
             if let m = try optional(1) { guard m.data.count == 1 else { throw GraphError("min is not a scalar") }; low = m.data[0] }
             if let m = try optional(2) { guard m.data.count == 1 else { throw GraphError("max is not a scalar") }; high = m.data[0] }
-            return [map(try input(0)) { min(max($0, low), high) }]
-        case "Add": return [try broadcast(try input(0), try input(1), +)]
-        case "Mul": return [try broadcast(try input(0), try input(1), *)]
-        case "Concat": return [try concat(node, (0..<node.inputs.count).map { i throws(GraphError) in try input(i) })]
-        case "MaxPool", "AveragePool": return [try pool(node, try input(0))]
+            return [map(try raw(0)) { min(max($0, low), high) }]
+        case "Add", "Mul":
+            let relu = fusedRelu.contains(node.name)
+            if fastKernels, let out = try binaryChannelsLast(node, try raw(0), try raw(1), relu: relu) { return [out] }
+            var out = node.op == "Add" ? try broadcast(try input(0), try input(1), +) : try broadcast(try input(0), try input(1), *)
+            if relu { out = map(out) { max($0, 0) } }
+            return [out]
+        case "Concat":
+            if fastKernels, let out = try concatChannelsLast(node, (0..<node.inputs.count).map { i throws(GraphError) in try raw(i) }) {
+                return [out]
+            }
+            return [try concat(node, (0..<node.inputs.count).map { i throws(GraphError) in try input(i) })]
+        case "MaxPool", "AveragePool":
+            let x = try raw(0)
+            if fastKernels && x.channelsLast { return [try poolChannelsLast(node, x)] }
+            return [try pool(node, canonical(x))]
         case "GlobalAveragePool":
+            if fastKernels, try raw(0).channelsLast { return [try globalAverageChannelsLast(try raw(0))] }
             let x = try input(0)
             guard x.shape.count == 4 else { throw GraphError("input is \(x.shape), not N × C × H × W") }
             let inner = x.shape[2] * x.shape[3], nc = x.shape[0] * x.shape[1]
@@ -235,7 +360,7 @@ public final class GraphEngine: @unchecked Sendable {  // immutable after init
             // Values are held as float; integer types truncate (shapes and indices are exact below 2^24).
             let to = node.int("to") ?? 1
             guard [1, 6, 7, 10, 11].contains(to) else { throw GraphError("Cast to type \(to) is not supported") }
-            return [map(try input(0)) { [6, 7].contains(to) ? $0.rounded(.towardZero) : $0 }]
+            return [map(try raw(0)) { [6, 7].contains(to) ? $0.rounded(.towardZero) : $0 }]
         case "Gather": return [try gather(node, try input(0), try input(1))]
         case "Slice": return [try slice(try input(0), try input(1), try input(2), try optional(3), try optional(4))]
         case "Unsqueeze", "Squeeze":
@@ -257,7 +382,7 @@ public final class GraphEngine: @unchecked Sendable {  // immutable after init
             guard drop.allSatisfy({ (0..<rank).contains($0) && x.shape[$0] == 1 }) else { throw GraphError("cannot squeeze axes \(drop.sorted()) of \(x.shape)") }
             return [Value(shape: x.shape.indices.filter { !drop.contains($0) }.map { x.shape[$0] }, data: x.data)]
         case "Softmax": return [try softmax(node, try input(0))]
-        case "Dropout", "Identity": return [try input(0)]
+        case "Dropout", "Identity": return [try raw(0)]
         default: throw GraphError("operator \(node.op) has no kernel")
         }
     }
@@ -553,7 +678,10 @@ public final class GraphEngine: @unchecked Sendable {  // immutable after init
                         oh: y.out, ow: x.out, pt: y.padBegin, pl: x.padBegin)
     }
 
-    func conv(_ node: GraphNode, _ x: Value, _ w: Value, _ b: Value?) throws(GraphError) -> Value {
+    func conv(_ node: GraphNode, _ held: Value, _ w: Value, _ b: Value?) throws(GraphError) -> Value {
+        if recordedInputs != nil, held.shape.count == 4 { recordedInputs![node.name] = Array(held.shape.dropFirst()) }
+        if let plan = plans[node.name] { return try convChannelsLast(node, plan, held) }
+        let x = canonical(held)
         guard x.shape.count == 4, w.shape.count == 4 else { throw GraphError("only 2-D convolutions are supported (input \(x.shape), kernel \(w.shape))") }
         let (n, c, h, wd) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
         let m = w.shape[0], groups = Int(clamping: node.int("group") ?? 1)
@@ -572,10 +700,9 @@ public final class GraphEngine: @unchecked Sendable {  // immutable after init
         let depthwise = cg == 1 && mg == 1
         let pointwise = g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.pt == 0 && g.pl == 0 && g.oh == h && g.ow == wd
         x.data.withUnsafeBufferPointer { px in w.data.withUnsafeBufferPointer { pw in out.withUnsafeMutableBufferPointer { po in
-            nonisolated(unsafe) let px = px, pw = pw, po = po
-            Threading.parallelFor(n) { _, images in
+            do {
                 var cols = [Float](repeating: 0, count: depthwise || pointwise ? 0 : kk * plane)
-                for image in images {
+                for image in 0..<n {
                     for group in 0..<groups {
                         let input = px.baseAddress! + (image * c + group * cg) * h * wd
                         let output = po.baseAddress! + (image * m + group * mg) * plane
@@ -647,6 +774,14 @@ public final class GraphEngine: @unchecked Sendable {  // immutable after init
         }
     }
 
+    /// A pool's bottom and right padding: with explicit pads, the padded extent ends at
+    /// h + pad_bottom; SAME pads end where the windows need.
+    static func padEnds(_ node: GraphNode, _ g: Geometry, height h: Int, width w: Int) -> (Int, Int) {
+        let pads = node.ints("pads")?.map { Int(clamping: $0) } ?? [0, 0, 0, 0]
+        guard (node.string("auto_pad") ?? "NOTSET") != "NOTSET" else { return (pads[2], pads[3]) }
+        return (max(0, (g.oh - 1) * g.sh + (g.kh - 1) * g.dh + 1 - h - g.pt), max(0, (g.ow - 1) * g.sw + (g.kw - 1) * g.dw + 1 - w - g.pl))
+    }
+
     func pool(_ node: GraphNode, _ x: Value) throws(GraphError) -> Value {
         guard x.shape.count == 4 else { throw GraphError("input is \(x.shape), not N × C × H × W") }
         guard let kernel = node.ints("kernel_shape")?.map({ Int(clamping: $0) }) else { throw GraphError("kernel_shape is missing") }
@@ -655,10 +790,7 @@ public final class GraphEngine: @unchecked Sendable {  // immutable after init
         let g = try geometry(node, height: h, width: w, kernel: kernel)
         let isMax = node.op == "MaxPool"
         let includePad = (node.int("count_include_pad") ?? 0) != 0
-        let pads = node.ints("pads")?.map { Int(clamping: $0) } ?? [0, 0, 0, 0]
-        // With explicit pads the padded extent ends at h + pad_bottom; SAME pads end where the windows need.
-        let padEndY = (node.string("auto_pad") ?? "NOTSET") == "NOTSET" ? pads[2] : max(0, (g.oh - 1) * g.sh + (g.kh - 1) * g.dh + 1 - h - g.pt)
-        let padEndX = (node.string("auto_pad") ?? "NOTSET") == "NOTSET" ? pads[3] : max(0, (g.ow - 1) * g.sw + (g.kw - 1) * g.dw + 1 - w - g.pl)
+        let (padEndY, padEndX) = Self.padEnds(node, g, height: h, width: w)
         var out = [Float](repeating: 0, count: n * c * g.oh * g.ow)
         for plane in 0..<(n * c) {
             let src = plane * h * w, dst = plane * g.oh * g.ow

@@ -19,8 +19,9 @@ public enum OutputActivation: String, Sendable, Codable, CaseIterable {
     case softmax
 }
 
-/// An imported graph as a patch classifier: NHWC patches are transposed to the graph's NCHW,
-/// run, turned into probabilities by `activation`, and the positive class's is returned.
+/// An imported graph as a patch classifier: NHWC patches are run (the engine keeps them
+/// channels-last as far as its kernels go), turned into probabilities by `activation`, and the
+/// positive class's is returned.
 public final class GraphClassifier: PatchClassifier, @unchecked Sendable {  // immutable
     public let engine: GraphEngine
     public let activation: OutputActivation
@@ -42,16 +43,7 @@ public final class GraphClassifier: PatchClassifier, @unchecked Sendable {  // i
 
     /// Every class's probability for `count` NHWC images, row by row.
     public func classProbabilities(_ input: UnsafePointer<Float>, count: Int) throws -> [Float] {
-        let c = engine.graph.inputShape[0], h = engine.graph.inputShape[1], w = engine.graph.inputShape[2]
-        var nchw = [Float](repeating: 0, count: count * c * h * w)
-        for n in 0..<count {
-            for y in 0..<h {
-                for x in 0..<w {
-                    for ch in 0..<c { nchw[((n * c + ch) * h + y) * w + x] = input[((n * h + y) * w + x) * c + ch] }
-                }
-            }
-        }
-        var scores = try engine.run(nchw, batch: count).data
+        var scores = try engine.run(channelsLast: input, batch: count).data
         let k = classCount
         switch activation {
         case .none: break
