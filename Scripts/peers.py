@@ -5,11 +5,14 @@
     python3 Scripts/peers.py infer     # inference: HistoScreen / onnxruntime, interleaved rounds
     python3 Scripts/peers.py train     # training: HistoScreen / Keras on TensorFlow, interleaved rounds
     python3 Scripts/peers.py screen    # `histoscreen screen` vs openslide-python + onnxruntime on the same tiles
+    python3 Scripts/peers.py graph     # imported ONNX models: `histoscreen bench-model` vs onnxruntime on the same file,
+                                       # and the seed's Keras VGG16 (imported) vs the built-in vgg16
     python3 Scripts/peers.py all
 
 Needs a release build (swift build -c release) and
     pip install numpy pillow safetensors onnx onnxruntime openslide-python tensorflow-cpu
-(TensorFlow only for `train`). The ONNX and Keras models are built here from the bundle's own
+(TensorFlow only for `train`). `graph` also needs Debian's python3-torch and python3-torchvision
+(Scripts/setup-debian.sh --test), run as /usr/bin/python3, and tensorflow-cpu with tf2onnx. The ONNX and Keras models are built here from the bundle's own
 model.json and weights.safetensors, so every engine runs the same network with the same weights.
 Both peers get 2 threads, as HistoScreen uses both cores. Speeds are reported as ratios with the
 median and range over rounds, because this machine is shared and noisy.
@@ -367,21 +370,77 @@ def screen(args):
     return result
 
 
+def graph(args):
+    """Imported graphs: torchvision models exported at each size with seeded random weights
+    (Scripts/make_torchvision_models.py), run by `histoscreen bench-model` and by onnxruntime
+    from the same .onnx file in interleaved rounds; then the seed's Keras VGG16 through tf2onnx
+    (Scripts/make_keras_vgg16.py), imported, against the built-in vgg16 spec."""
+    import onnx
+    results = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        models = []
+        for size in args.sizes:
+            out = Path(tmp) / str(size)
+            command = ["/usr/bin/python3", str(ROOT / "Scripts" / "make_torchvision_models.py"), "--out", str(out), "--size", str(size)]
+            for arch in args.graph_arch:
+                command += ["--arch", arch]
+            made = subprocess.run(command, capture_output=True, text=True)
+            if made.returncode != 0:
+                sys.exit(f"make_torchvision_models.py failed:\n{made.stderr}")
+            models += [(f"{arch} {size}px", out / f"{arch}.onnx", size) for arch in args.graph_arch]
+        for label, path, size in models:
+            session = ort_session(onnx.load(str(path)))
+            name = session.get_inputs()[0].name
+            x = np.random.default_rng(1).standard_normal((args.batch, 3, size, size)).astype(np.float32)
+            session.run(None, {name: x})
+            ratios, ours, theirs = [], [], []
+            for _ in range(args.rounds):
+                t0 = time.perf_counter()
+                for _ in range(args.repeats):
+                    session.run(None, {name: x})
+                ort_rate = args.batch * args.repeats / (time.perf_counter() - t0)
+                report = json.loads(histoscreen("bench-model", path, "--model-mpp", 0.97, "--normalization", "imagenet",
+                                                "--batch", args.batch, "--repeats", args.repeats, "--json"))
+                ours.append(report["median"]); theirs.append(ort_rate); ratios.append(report["median"] / ort_rate)
+            results[label] = {"histoscreen": stat(ours), "onnxruntime": stat(theirs), "ratio": stat(ratios)}
+            print(f"{label} imported, batch {args.batch}: HistoScreen {fmt(stat(ours), 1)} patches/s, "
+                  f"onnxruntime {fmt(stat(theirs), 1)} patches/s; ratio {fmt(stat(ratios))}")
+        keras = Path(tmp) / "keras"
+        made = subprocess.run([sys.executable, str(ROOT / "Scripts" / "make_keras_vgg16.py"), "--out", str(keras), "--count", "16"],
+                              capture_output=True, text=True)
+        if made.returncode != 0:
+            print(f"seed's Keras VGG16 skipped: make_keras_vgg16.py failed (tensorflow-cpu and tf2onnx needed):\n{made.stderr[-2000:]}")
+            return results
+        ratios, ours, theirs = [], [], []
+        for _ in range(args.rounds):
+            imported = json.loads(histoscreen("bench-model", keras / "vgg16-seed.onnx", "--model-mpp", 0.97, "--normalization", "pcam",
+                                              "--batch", args.batch, "--repeats", args.repeats, "--json"))["median"]
+            built_in = json.loads(histoscreen("bench", "--arch", "vgg16", "--batch", args.batch, "--repeats", args.repeats,
+                                              "--no-training", "--no-sgemm", "--json"))["architectures"][0]["inferencePatchesPerSecond"]["median"]
+            ours.append(imported); theirs.append(built_in); ratios.append(imported / built_in)
+        results["keras vgg16 vs built-in vgg16"] = {"imported": stat(ours), "built-in": stat(theirs), "ratio": stat(ratios)}
+        print(f"seed's Keras VGG16 imported, batch {args.batch}: {fmt(stat(ours), 1)} patches/s; built-in vgg16 "
+              f"{fmt(stat(theirs), 1)} patches/s; ratio {fmt(stat(ratios))}")
+    return results
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("what", choices=["check", "infer", "train", "screen", "all"])
+    parser.add_argument("what", choices=["check", "infer", "train", "screen", "graph", "all"])
     parser.add_argument("--arch", nargs="+", default=["compact", "vgg16"])
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--patches", type=int, default=256)
     parser.add_argument("--stride", type=int, default=32)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[96, 224], help="graph: input sizes")
+    parser.add_argument("--graph-arch", nargs="+", default=["resnet18"], help="graph: torchvision architectures")
     parser.add_argument("--json", help="also write the results to this file")
     args = parser.parse_args()
     if not BIN.exists():
         sys.exit(f"{BIN} is missing: run `swift build -c release` first")
     results = {}
-    for what, fn in [("check", check), ("infer", infer), ("train", train), ("screen", screen)]:
+    for what, fn in [("check", check), ("infer", infer), ("train", train), ("screen", screen), ("graph", graph)]:
         if args.what in (what, "all"):
             results[what] = fn(args)
     if args.json:

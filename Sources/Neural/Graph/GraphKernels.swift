@@ -213,9 +213,10 @@ extension GraphEngine {
             } }
             return out
         }
-        // One channels-last image, and an operand of at most [n, c, 1, 1].
-        let (x, s) = a.channelsLast ? (a, b) : (b, a)
-        guard x.channelsLast, x.shape.count == 4, s.shape.count <= 4 else { return nil }
+        // An image (made channels-last), and an operand of at most [n, c, 1, 1].
+        let (image, s) = a.data.count >= b.data.count ? (a, b) : (b, a)
+        guard image.shape.count == 4, s.shape.count <= 4 else { return nil }
+        let x = channelsLast(image)
         let full = Array(repeating: 1, count: 4 - s.shape.count) + s.shape
         let (n, c, hw) = (x.shape[0], x.shape[1], x.shape[2] * x.shape[3])
         guard full[2] == 1, full[3] == 1, full[0] == 1 || full[0] == n, full[1] == 1 || full[1] == c else { return nil }
