@@ -30,6 +30,12 @@ public struct TrainingOptions: Sendable, Codable, Equatable {
     public var micronsPerPixel = 0.972
     /// The augmentations when `augment` is on; nil (as in runs before it existed) means `.standard`.
     public var augmentation: Augmentation?
+    /// Label smoothing ε: training targets become y·(1 − ε) + ε/2. Nil (or 0) for none.
+    public var labelSmoothing: Double?
+    /// Decay of an exponential moving average of the weights (and batch-norm statistics),
+    /// updated after every step; validation, the epoch choice and the bundle then use the
+    /// average. Nil for none.
+    public var weightAverageDecay: Double?
 
     public init() {}
 
@@ -197,6 +203,8 @@ public final class Trainer {
         var state = CheckpointState(options: options, completedEpochs: 0, optimizerStep: 0, history: [], bestEpoch: 0,
                                     bestAUC: -1, normalization: initial?.normalization ?? Self.normalization(of: trainPixels), elapsedSeconds: 0)
         var bestWeights = network.weights()
+        // The moving average of the weights, when asked for: it starts at the initial weights.
+        var average: [String: Tensor<Float>]? = options.weightAverageDecay == nil ? nil : bestWeights
         if resume, let saved = try Self.loadCheckpoint(checkpoint, network: network, optimizer: optimizer) {
             guard saved.state.options.compatible(with: options) else {
                 throw DatasetError(path: checkpoint.path, problem: "the checkpoint was made with other settings",
@@ -205,6 +213,12 @@ public final class Trainer {
             state = saved.state
             state.options = options
             bestWeights = saved.best
+            if average != nil {
+                guard let saved = saved.average else {
+                    throw DatasetError(path: checkpoint.path, problem: "the checkpoint has no weight average", hint: "start afresh without --resume")
+                }
+                average = saved
+            }
             events(.resumed(fromEpoch: state.completedEpochs))
         }
         let augmenter = PatchAugmenter(normalization: state.normalization, augment: options.augment,
@@ -233,9 +247,11 @@ public final class Trainer {
                 }
                 let x = Tensor<Float>(shape: [n, 96, 96, 3], data: Array(input.prefix(n * 96 * 96 * 3)))
                 let labels = members.map { trainLabels[$0] }
+                let smoothing = Float(options.labelSmoothing ?? 0)
+                let targets = smoothing == 0 ? labels : labels.map { $0 * (1 - smoothing) + smoothing / 2 }
                 network.zeroGradients()
                 let logits = network.forward(x, mode: .training)
-                let (loss, dLogits) = BinaryCrossEntropy.lossAndGradient(logits: logits, labels: labels,
+                let (loss, dLogits) = BinaryCrossEntropy.lossAndGradient(logits: logits, labels: targets,
                                                                          positiveWeight: Float(options.positiveWeight))
                 guard loss.isFinite else {
                     throw DatasetError(path: output.path, problem: "the loss became \(loss) in epoch \(epoch), batch \(b + 1)",
@@ -243,6 +259,11 @@ public final class Trainer {
                 }
                 network.backward(dLogits)
                 optimizer.update(network.trainableParameters)
+                if let decay = options.weightAverageDecay, average != nil {
+                    // Bias-corrected early on (as in TensorFlow's ExponentialMovingAverage with num_updates).
+                    let step = Double(optimizer.step)
+                    Self.updateAverage(&average!, with: network.weights(), decay: Float(min(decay, (1 + step) / (10 + step))))
+                }
                 lossSum += Double(loss) * Double(n)
                 seen += n
                 for (z, y) in zip(logits.data, labels) where (z >= 0) == (y == 1) { correct += 1 }
@@ -254,7 +275,11 @@ public final class Trainer {
                               runningLoss: lossSum / Double(seen), patchesPerSecond: rate, etaSeconds: remaining))
             }
             let trainSeconds = Date().timeIntervalSince(epochStart)
+            // With a weight average, validation judges the average; training goes on from the live weights.
+            let live = average == nil ? nil : network.weights()
+            if let average { try network.loadWeights(average) }
             let probabilities = Self.predict(network, pixels: validationPixels, count: validationIndices.count, augmenter: augmenter)
+            if let live { try network.loadWeights(live) }
             guard probabilities.allSatisfy(\.isFinite) else {
                 throw DatasetError(path: output.path, problem: "the network's outputs became NaN or infinite in epoch \(epoch): training diverged",
                                    hint: "lower --lr; the checkpoint after epoch \(epoch - 1) is kept in \(checkpoint.lastPathComponent)")
@@ -271,7 +296,7 @@ public final class Trainer {
             if isBest {
                 state.bestAUC = auc
                 state.bestEpoch = epoch
-                bestWeights = network.weights()
+                bestWeights = average ?? network.weights()
                 sinceBest = 0
             } else {
                 sinceBest += 1
@@ -279,7 +304,8 @@ public final class Trainer {
             state.completedEpochs = epoch
             state.optimizerStep = optimizer.step
             state.elapsedSeconds += Date().timeIntervalSince(epochStart)
-            try Self.saveCheckpoint(checkpoint, state: state, network: network, optimizer: optimizer, best: bestWeights)
+            try Self.saveCheckpoint(checkpoint, state: state, network: network, optimizer: optimizer, best: bestWeights,
+                                    average: average)
             events(.epochEnd(record, isBest: isBest))
             if epoch == interruptAfterEpoch {
                 return TrainingResult(bundle: output, history: state.history, bestEpoch: state.bestEpoch, threshold: .nan,
@@ -416,8 +442,20 @@ public final class Trainer {
 
     // MARK: Checkpoints
 
+    /// average = decay·average + (1 − decay)·current, tensor by tensor.
+    static func updateAverage(_ average: inout [String: Tensor<Float>], with current: [String: Tensor<Float>], decay: Float) {
+        for (name, w) in current {
+            guard var a = average[name], a.count == w.count else { average[name] = w; continue }
+            average[name] = nil  // so that `a` is uniquely referenced and updated in place
+            a.data.withUnsafeMutableBufferPointer { p in
+                w.data.withUnsafeBufferPointer { q in for i in p.indices { p[i] = decay * p[i] + (1 - decay) * q[i] } }
+            }
+            average[name] = a
+        }
+    }
+
     static func saveCheckpoint(_ url: URL, state: CheckpointState, network: Network<Float>, optimizer: Optimizer<Float>,
-                               best: [String: Tensor<Float>]) throws {
+                               best: [String: Tensor<Float>], average: [String: Tensor<Float>]? = nil) throws {
         let fm = FileManager.default
         let temp = URL(fileURLWithPath: url.path + ".tmp")
         try? fm.removeItem(at: temp)
@@ -427,6 +465,7 @@ public final class Trainer {
         try encoder.encode(state).write(to: temp.appendingPathComponent("state.json"))
         try Data(Safetensors.encode(network.weights())).write(to: temp.appendingPathComponent("weights.safetensors"))
         try Data(Safetensors.encode(best)).write(to: temp.appendingPathComponent("best.safetensors"))
+        if let average { try Data(Safetensors.encode(average)).write(to: temp.appendingPathComponent("average.safetensors")) }
         let moments = optimizer.state(for: network.parameters)
         var tensors: [String: Tensor<Float>] = [:]
         for (k, v) in moments.first { tensors["m/" + k] = Tensor(shape: [v.count], data: v) }
@@ -441,7 +480,7 @@ public final class Trainer {
     }
 
     static func loadCheckpoint(_ url: URL, network: Network<Float>, optimizer: Optimizer<Float>) throws
-        -> (state: CheckpointState, best: [String: Tensor<Float>])? {
+        -> (state: CheckpointState, best: [String: Tensor<Float>], average: [String: Tensor<Float>]?)? {
         let fm = FileManager.default
         var dir = url
         if !fm.fileExists(atPath: dir.path) {
@@ -461,6 +500,7 @@ public final class Trainer {
             if k.hasPrefix("m/") { first[String(k.dropFirst(2))] = v.data } else if k.hasPrefix("v/") { second[String(k.dropFirst(2))] = v.data }
         }
         optimizer.restore(step: state.optimizerStep, first: first, second: second, parameters: network.parameters)
-        return (state, try tensors("best.safetensors"))
+        let hasAverage = fm.fileExists(atPath: dir.appendingPathComponent("average.safetensors").path)
+        return (state, try tensors("best.safetensors"), hasAverage ? try tensors("average.safetensors") : nil)
     }
 }

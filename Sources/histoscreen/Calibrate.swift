@@ -12,7 +12,7 @@ struct Calibrate: ParsableCommand {
             Fits a temperature T on the validation patches (p = σ(z / T), minimising log-loss) and folds it into \
             the last layer, then chooses two thresholds on the calibrated probabilities: balanced (Youden's J) and \
             screening (the highest threshold with validation sensitivity ≥ --sensitivity). Reports the expected \
-            calibration error before and after. Writes the bundle to --out, or in place.
+            calibration error before and after. Writes the bundle to --out, or in place. An imported graph keeps             its probabilities (no temperature) and gets only the two operating points.
             """
     )
 
@@ -44,9 +44,9 @@ struct Calibrate: ParsableCommand {
     func run() throws {
         do {
             var bundle = try ModelBundle.load(from: URL(fileURLWithPath: model))
-            if bundle.graph != nil {
-                throw ModelBundleError(path: model, problem: "calibrating an imported graph is not supported yet (temperature scaling folds into a built-in network's last layer)",
-                                       hint: "give screen a --threshold chosen on validation data")
+            let imported = bundle.graph != nil
+            if imported && bundle.manifest.architecture.inputShape[0] != PatchDataset.patchSize {
+                throw ModelBundleError(path: model, problem: "the model takes \(bundle.manifest.architecture.inputShape[0])-pixel patches; calibrate reads \(PatchDataset.patchSize)-pixel PCam patches")
             }
             var entries: [DatasetManifest.Entry] = valData.map { .init(path: $0, role: .validation) }
             if let manifest { entries = try DatasetManifest.read(manifest).entries + entries }
@@ -57,13 +57,25 @@ struct Calibrate: ParsableCommand {
             guard labels.contains(0), labels.contains(1) else { throw ValidationError("the validation patches need both labels") }
             let pixels = try data.loadPixels(indices)
             let augmenter = PatchAugmenter(normalization: bundle.manifest.normalization, augment: false)
-            let logits = Trainer.logits(InferenceEngine(network: bundle.network), pixels: pixels, count: indices.count,
-                                        augmenter: augmenter).map(Double.init)
-
-            let t = Calibration.fitTemperature(logits: logits, labels: labels)
-            let before = logits.map(BinaryCrossEntropy.sigmoid)
-            let after = logits.map { BinaryCrossEntropy.sigmoid($0 / t) }
-            try Calibration.fold(temperature: t, into: bundle.network, spec: bundle.manifest.architecture)
+            // An imported graph keeps its probabilities as it gives them (a temperature has no
+            // layer to fold into there); only its operating points are chosen.
+            let t: Double, before: [Double], after: [Double]
+            if imported {
+                var input = [Float](repeating: 0, count: pixels.count)
+                input.withUnsafeMutableBufferPointer { dst in
+                    pixels.withUnsafeBufferPointer { augmenter.normalize(dst.baseAddress!, from: $0.baseAddress!, count: indices.count, view: 0) }
+                }
+                let classifier = bundle.classifier()
+                before = try input.withUnsafeBufferPointer { try classifier.probabilities($0.baseAddress!, count: indices.count) }.map(Double.init)
+                (t, after) = (1, before)
+            } else {
+                let logits = Trainer.logits(InferenceEngine(network: bundle.network), pixels: pixels, count: indices.count,
+                                            augmenter: augmenter).map(Double.init)
+                t = Calibration.fitTemperature(logits: logits, labels: labels)
+                before = logits.map(BinaryCrossEntropy.sigmoid)
+                after = logits.map { BinaryCrossEntropy.sigmoid($0 / t) }
+                try Calibration.fold(temperature: t, into: bundle.network, spec: bundle.manifest.architecture)
+            }
             let balanced = Metrics.youdenThreshold(after, labels)
             let screening = Calibration.screeningThreshold(after, labels, sensitivity: sensitivity)
             let chosenOn = "\(indices.count) validation patches (\(labels.filter { $0 == 1 }.count) label 1) from "
@@ -78,7 +90,8 @@ struct Calibrate: ParsableCommand {
                                 logLossBefore: Metrics.logLoss(before, labels), logLossAfter: Metrics.logLoss(after, labels),
                                 balanced: balanced, screening: screening, defaultPoint: defaultPoint)
             m.calibration = .object([
-                "method": .string("temperature scaling, folded into the last layer (kernel and bias divided by T)"),
+                "method": .string(imported ? "none: an imported graph's probabilities are kept as it gives them"
+                                           : "temperature scaling, folded into the last layer (kernel and bias divided by T)"),
                 "temperature": .number(t * previous),
                 "eceBefore": .number(report.eceBefore), "eceAfter": .number(report.eceAfter),
                 "chosenOn": .string(chosenOn),

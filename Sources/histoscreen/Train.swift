@@ -44,6 +44,9 @@ struct Train: ParsableCommand {
     @Option(help: "Seed of initialisation, shuffling and augmentation.") var seed: UInt64 = 0
     @Option(help: "Epochs without a better validation AUC before stopping.") var patience = 6
     @Option(help: "Loss weight of the tumour class.") var positiveWeight = 1.0
+    @Option(help: "Label smoothing ε: targets become y·(1 − ε) + ε/2 (0: none).") var labelSmoothing = 0.0
+    @Option(help: "Keep an exponential moving average of the weights with this decay (e.g. 0.999); validation and the bundle use it.")
+    var weightAverage: Double?
     @Option(help: "Freeze the layers before this one (e.g. block5_conv1 for vgg16).") var trainableFrom: String?
     @Option(name: .customLong("init"), help: "Start from this bundle's architecture and weights (built-in, or an imported sequential graph), keeping its normalisation and µm per pixel.")
     var initFrom: String?
@@ -61,6 +64,8 @@ struct Train: ParsableCommand {
         guard ["adamw", "adam", "sgd"].contains(optimizer) else { throw ValidationError("--optimizer must be adamw, adam or sgd") }
         guard ["cosine", "step", "constant"].contains(schedule) else { throw ValidationError("--schedule must be cosine, step or constant") }
         guard epochs >= 1, batch >= 1, lr > 0 else { throw ValidationError("--epochs, --batch and --lr must be positive") }
+        guard (0..<1).contains(labelSmoothing) else { throw ValidationError("--label-smoothing must be at least 0 and below 1") }
+        if let weightAverage, !(0..<1).contains(weightAverage) { throw ValidationError("--weight-average must be at least 0 and below 1") }
         if ModelSpec.builtin(arch) == nil && !FileManager.default.fileExists(atPath: arch) {
             throw ValidationError("unknown architecture '\(arch)': choose \(ModelSpec.builtinNames.joined(separator: ", ")), or give a ModelSpec JSON file")
         }
@@ -99,6 +104,8 @@ struct Train: ParsableCommand {
         options.seed = seed
         options.patience = patience
         options.positiveWeight = positiveWeight
+        options.labelSmoothing = labelSmoothing == 0 ? nil : labelSmoothing
+        options.weightAverageDecay = weightAverage
         options.trainableFrom = trainableFrom
         options.initFrom = initFrom
         options.micronsPerPixel = mpp

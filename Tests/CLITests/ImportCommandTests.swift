@@ -172,4 +172,26 @@ extension ImportCommandTests {
         let missing = try CLI.run(["evaluate", model, data, "--out", dir.file("f").path, "--quiet"])
         #expect(missing.status == 64 && missing.stderr.contains("--model-mpp"), "\(missing.stderr)")
     }
+
+    /// calibrate gives an imported graph its two operating points and leaves its
+    /// probabilities as they are (temperature 1, the weights untouched).
+    @Test func calibrateChoosesOperatingPointsForAnImportedGraph() throws {
+        let bundle = dir.file("graph.hsmodel"), calibrated = dir.file("graph-calibrated.hsmodel")
+        let data = TestPaths.fixtures.appendingPathComponent("pcam-mini/labels.csv").path
+        #expect(try CLI.run(["import", Self.onnx.appendingPathComponent("classifier_sigmoid96.onnx").path, "--out", bundle.path,
+                             "--model-mpp", "0.972", "--normalization", "pcam"]).status == 0)
+        let result = try CLI.run(["calibrate", bundle.path, "--val-data", data, "--out", calibrated.path, "--json"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        #expect(report["temperature"] as? Double == 1)
+        #expect(report["eceBefore"] as? Double == report["eceAfter"] as? Double)
+        let manifest = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: calibrated.appendingPathComponent("model.json"))) as? [String: Any])
+        let points = try #require(manifest["operatingPoints"] as? [String: Any])
+        let screening = try #require(points["screening"] as? Double), balanced = try #require(points["balanced"] as? Double)
+        #expect(manifest["threshold"] as? Double == screening)
+        let validation = try #require((manifest["metrics"] as? [String: Any])?["validation"] as? [String: Any])
+        #expect(try #require((validation["screening"] as? [String: Any])?["sensitivity"] as? Double) >= 0.95)
+        #expect(screening <= balanced)
+        #expect(try Data(contentsOf: calibrated.appendingPathComponent("weights.safetensors")) == Data(contentsOf: bundle.appendingPathComponent("weights.safetensors")))
+    }
 }

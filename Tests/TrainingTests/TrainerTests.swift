@@ -89,6 +89,54 @@ import _TestSupport
         }
     }
 
+    /// The weight average never touches the weights being trained: the training losses are
+    /// those of a plain run. With decay 0 the average is the live weights, so validation and the
+    /// bundle are the plain run's too; with decay 0.9 validation judges other weights. An
+    /// interrupted run with an average resumes exactly.
+    @Test func weightAverageJudgesWithoutChangingTraining() throws {
+        let plain = try Setup(epochs: 3)
+        let a = try Trainer(dataset: plain.data, split: plain.split, options: plain.options)
+            .run(output: plain.dir.file("a.hsmodel"), resume: false) { _ in }
+
+        var zero = try Setup(epochs: 3)
+        zero.options.weightAverageDecay = 0
+        let b = try Trainer(dataset: zero.data, split: zero.split, options: zero.options)
+            .run(output: zero.dir.file("b.hsmodel"), resume: false) { _ in }
+        #expect(a.history.map(\.trainLoss) == b.history.map(\.trainLoss))
+        #expect(a.history.map(\.validationAUC) == b.history.map(\.validationAUC))
+        let same = try ModelBundle.load(from: plain.dir.file("a.hsmodel")).network.weights()
+            == ModelBundle.load(from: zero.dir.file("b.hsmodel")).network.weights()
+        #expect(same)
+
+        var averaged = try Setup(epochs: 3)
+        averaged.options.weightAverageDecay = 0.9
+        let c = try Trainer(dataset: averaged.data, split: averaged.split, options: averaged.options)
+            .run(output: averaged.dir.file("c.hsmodel"), resume: false) { _ in }
+        #expect(a.history.map(\.trainLoss) == c.history.map(\.trainLoss))
+        #expect(a.history.map(\.validationLoss) != c.history.map(\.validationLoss))
+
+        let out = averaged.dir.file("d.hsmodel")
+        let interrupted = Trainer(dataset: averaged.data, split: averaged.split, options: averaged.options)
+        interrupted.interruptAfterEpoch = 2
+        _ = try interrupted.run(output: out, resume: false) { _ in }
+        let d = try Trainer(dataset: averaged.data, split: averaged.split, options: averaged.options).run(output: out, resume: true) { _ in }
+        #expect(c.history.map(\.validationLoss) == d.history.map(\.validationLoss))
+        let resumed = try ModelBundle.load(from: averaged.dir.file("c.hsmodel")).network.weights() == ModelBundle.load(from: out).network.weights()
+        #expect(resumed, "the resumed run's averaged weights differ")
+    }
+
+    /// With ε = 0.9 the targets are 0.55 and 0.45, whose cross-entropy is at least their entropy
+    /// H(0.55) = 0.688 whatever the logits; the same run on 0/1 targets goes below it.
+    @Test func labelSmoothingSoftensTheTargets() throws {
+        let floor = -(0.55 * log(0.55) + 0.45 * log(0.45))
+        var s = try Setup(epochs: 4)
+        let plain = try Trainer(dataset: s.data, split: s.split, options: s.options).run(output: s.dir.file("p.hsmodel"), resume: false) { _ in }
+        #expect(plain.history.last!.trainLoss < floor - 0.05)
+        s.options.labelSmoothing = 0.9
+        let smoothed = try Trainer(dataset: s.data, split: s.split, options: s.options).run(output: s.dir.file("s.hsmodel"), resume: false) { _ in }
+        for epoch in smoothed.history { #expect(epoch.trainLoss >= floor - 1e-5, "epoch \(epoch.epoch): \(epoch.trainLoss)") }
+    }
+
     @Test func dihedralViewsAreTheEightSymmetries() {
         // Each of the 8 maps is a bijection of a 3×3 grid, and they are all different.
         var maps = Set<[Int]>()
