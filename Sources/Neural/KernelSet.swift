@@ -202,3 +202,7 @@ extension KernelSet {
         table.pointee.add_relu(a, b, count, relu ? 1 : 0, y)
     }
 }
+
+extension KernelSet {
+    func sigmoid(_ x: UnsafePointer<Float>, count: Int, y: UnsafeMutablePointer<Float>) { table.pointee.sigmoid(x, count, y) }
+}

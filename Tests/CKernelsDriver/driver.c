@@ -315,6 +315,21 @@ static void check_window_ops(const hs_kernel_set *k) {
         magnitude[i] = fabs((double)x[i]) + fabs((double)b2[i]);
     }
     check(k->name, "add + ReLU 2x7x9x21", y, exact, magnitude, in_count, 1);
+    // σ over [−100, 100] (both clamps included) against double: within 2⁻²⁰ relative (the
+    // polynomial and range reduction give a few ulp of e^−x; the add and the divide one each),
+    // or 2⁻¹²⁶ absolute where σ is below the normal floats (x < −87, clamped).
+    const size_t sn = 4001;
+    float *sx = malloc(sn * sizeof(float)), *sy = malloc(sn * sizeof(float));
+    double *sexact = malloc(sn * sizeof(double)), *sworst = malloc(sn * sizeof(double));
+    for (size_t i = 0; i < sn; i++) {
+        sx[i] = (float)(-100.0 + 200.0 * i / (sn - 1));
+        sexact[i] = 1 / (1 + exp(-(double)sx[i]));
+        double bound = sexact[i] * 0x1p-20 > 0x1p-126 ? sexact[i] * 0x1p-20 : 0x1p-126;
+        sworst[i] = bound / gamma_k(1);  // so that the check's bound is `bound`
+    }
+    k->sigmoid(sx, sn, sy);
+    check(k->name, "sigmoid -100..100", sy, sexact, sworst, sn, 1);
+    free(sx); free(sy); free(sexact); free(sworst);
     free(x); free(kernel); free(bias); free(y); free(b2); free(exact); free(magnitude); free(zero);
 }
 

@@ -86,6 +86,10 @@ typedef struct hs_kernel_set {
     /// y = a + b, then max(0, ·) when relu; y may equal a or b.
     void (*add_relu)(const float *a, const float *b, size_t count, int relu, float *y);
 
+    /// y = σ(x) = 1 / (1 + e^−x), with e^−x from a polynomial on a reduced argument (as Cephes'
+    /// expf; within 2⁻²⁰ relative, see the C driver); y may equal x.
+    void (*sigmoid)(const float *x, size_t count, float *y);
+
     /// Weight gradient of the same convolution, for output-channel blocks [block_begin, block_end):
     ///   dW[ky][kx][ci][co] (+)= Σ_{n,y,x} padded[n][y+ky][x+kx][ci] · dy[n][y][x][co]
     /// `dw` is HWIO [3][3][cin][cout]; with `accumulate` it adds to dw, else overwrites.

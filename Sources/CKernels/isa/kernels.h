@@ -284,6 +284,33 @@ static void add_relu(const float *a, const float *b, size_t count, int relu, flo
         for (size_t i = 0; i < count; i++) y[i] = a[i] + b[i];
 }
 
+// e^v for v in [−87, 88] (the caller clamps): v = n·ln 2 + r with |r| ≤ ln 2 / 2 (Cody and Waite's
+// two-part ln 2), e^r by Cephes' degree-6 polynomial, 2^n built in the exponent bits. Plain float
+// and integer operations, so that the compiler vectorises the loop around it.
+static inline float exp_reduced(float v) {
+    float n = (v * 1.44269504088896341f + 12582912.0f) - 12582912.0f;  // round to nearest, by 1.5·2²³
+    float r = v - n * 0.693359375f - n * -2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    float e = p * r * r + r + 1.0f;
+    int32_t bits = ((int32_t)n + 127) << 23;
+    float scale;
+    memcpy(&scale, &bits, sizeof scale);
+    return e * scale;
+}
+
+static void sigmoid(const float *x, size_t count, float *y) {
+    for (size_t i = 0; i < count; i++) {
+        float v = -x[i];
+        v = v < -87.0f ? -87.0f : (v > 88.0f ? 88.0f : v);  // e^v stays a normal float
+        y[i] = 1.0f / (1.0f + exp_reduced(v));
+    }
+}
+
 // MARK: Weight gradient of the 3×3 convolution
 
 // An R-input-channel × HV_TILE_COLS-output-channel tile of one tap, accumulated over the pixels
@@ -677,6 +704,7 @@ const hs_kernel_set HV_SET = {
     .depthwise_conv = depthwise_conv,
     .window_pool = window_pool,
     .add_relu = add_relu,
+    .sigmoid = sigmoid,
     .conv3x3_weight_grad = conv3x3_weight_grad,
     .channel_sums = channel_sums,
     .affine_relu = affine_relu,

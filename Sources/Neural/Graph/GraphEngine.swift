@@ -299,7 +299,10 @@ public final class GraphEngine: @unchecked Sendable {  // immutable after init
         case "LeakyRelu":
             let alpha = node.float("alpha") ?? 0.01
             return [map(try raw(0)) { $0 >= 0 ? $0 : alpha * $0 }]
-        case "Sigmoid": return [map(try raw(0)) { 1 / (1 + Foundation.exp(-$0)) }]
+        case "Sigmoid":
+            var x = try raw(0)
+            if fastKernels { x.data.withUnsafeMutableBufferPointer { kernels.sigmoid($0.baseAddress!, count: $0.count, y: $0.baseAddress!) }; return [x] }
+            return [map(x) { 1 / (1 + Foundation.exp(-$0)) }]
         case "HardSigmoid":
             let alpha = node.float("alpha") ?? 0.2, beta = node.float("beta") ?? 0.5
             return [map(try raw(0)) { max(0, min(1, alpha * $0 + beta)) }]
