@@ -34,10 +34,10 @@ public final class GraphEngine: @unchecked Sendable {  // immutable after init
     public let fastKernels: Bool
     /// The kernel set they run on.
     public let kernels: KernelSet
-    /// Each convolution's plan on the kernel layer, by node name (set at load).
+    /// Each convolution's plan on the kernel layer, by node name (made by the run at load).
     var plans: [String: ConvPlan] = [:]
-    /// Each convolution's input [c, h, w] for one image, recorded by the run at load.
-    private var recordedInputs: [String: [Int]]?
+    /// True during the run at load, when each convolution, meeting its input, is planned.
+    private var planning = false
     /// Whether the output's first dimension is the batch, so that chunks of a batch can run
     /// apart and be joined (false for a graph that mixes images, which then runs whole).
     private(set) var batchSplits = false
@@ -135,20 +135,17 @@ public final class GraphEngine: @unchecked Sendable {  // immutable after init
         self.nodes = nodes
         self.weights = weights
         self.fusedRelu = fused
-        // Two images, in one piece, on the plain loops: the shapes every node sees, and whether
-        // the output keeps the batch apart.
-        recordedInputs = [:]
+        // Two images, in one piece: the shapes every node sees (each convolution is planned as
+        // its input arrives), and whether the output keeps the batch apart.
+        planning = true
         let probe = try canonical(runGraph(Value(shape: [2] + graph.inputShape,
                                                  data: [Float](repeating: 0, count: 2 * graph.inputShape.reduce(1, *)))))
         batchSplits = probe.shape.first == 2
         outputShape = batchSplits ? [1] + probe.shape.dropFirst()
             : try canonical(runGraph(Value(shape: [1] + graph.inputShape, data: [Float](repeating: 0, count: graph.inputShape.reduce(1, *))))).shape
-        if fastKernels {
-            try makePlans(recordedInputs ?? [:])
-            let smallest = plans.values.map { Int($0.window.oh * $0.window.ow) }.min() ?? 64
-            imagesPerChunk = min(8, max(1, (64 + smallest - 1) / max(1, smallest)))
-        }
-        recordedInputs = nil
+        planning = false
+        let smallest = plans.values.map { Int($0.window.oh * $0.window.ow) }.min() ?? 64
+        imagesPerChunk = min(8, max(1, (64 + smallest - 1) / max(1, smallest)))
     }
 
     /// Class scores per image, when the output is one vector per image (N × K, or N × K × 1 × 1).
@@ -691,11 +688,9 @@ public final class GraphEngine: @unchecked Sendable {  // immutable after init
     }
 
     func conv(_ node: GraphNode, _ held: Value, _ w: Value, _ b: Value?) throws(GraphError) -> Value {
-        if recordedInputs != nil, held.shape.count == 4 { recordedInputs![node.name] = Array(held.shape.dropFirst()) }
         if let plan = plans[node.name] { return try convChannelsLast(node, plan, held) }
-        let x = canonical(held)
-        guard x.shape.count == 4, w.shape.count == 4 else { throw GraphError("only 2-D convolutions are supported (input \(x.shape), kernel \(w.shape))") }
-        let (n, c, h, wd) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+        guard held.shape.count == 4, w.shape.count == 4 else { throw GraphError("only 2-D convolutions are supported (input \(held.shape), kernel \(w.shape))") }
+        let (n, c, h, wd) = (held.shape[0], held.shape[1], held.shape[2], held.shape[3])
         let m = w.shape[0], groups = Int(clamping: node.int("group") ?? 1)
         guard groups >= 1, c % groups == 0, m % groups == 0, w.shape[1] == c / groups else {
             throw GraphError("kernel \(w.shape) with \(groups) groups does not fit \(c) input channels")
@@ -707,6 +702,11 @@ public final class GraphEngine: @unchecked Sendable {  // immutable after init
         let g = try geometry(node, height: h, width: wd, kernel: [w.shape[2], w.shape[3]])
         let cg = c / groups, mg = m / groups, kk = cg * g.kh * g.kw, plane = g.oh * g.ow
         guard n * m * plane <= 1 << 28 else { throw GraphError("the output would hold more than 2^28 values") }
+        if planning && fastKernels, let plan = makePlan(node, input: [c, h, wd], geometry: g) {
+            plans[node.name] = plan
+            return try convChannelsLast(node, plan, held)
+        }
+        let x = canonical(held)
         var out = [Float](repeating: 0, count: n * m * plane)
         let relu = fusedRelu.contains(node.name)
         let depthwise = cg == 1 && mg == 1

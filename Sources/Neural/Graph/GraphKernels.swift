@@ -66,48 +66,48 @@ extension GraphEngine {
 
     // MARK: Convolutions
 
-    /// Plans every convolution that ran at load (with its recorded input) and has a kernel here.
-    func makePlans(_ inputs: [String: [Int]]) throws(GraphError) {
-        for node in nodes where node.op == "Conv" {
-            guard let input = inputs[node.name], input.count == 3, let kernel = weights[node.inputs[1]], kernel.shape.count == 4 else { continue }
-            let (c, h, w) = (input[0], input[1], input[2])
-            let m = kernel.shape[0], kh = kernel.shape[2], kw = kernel.shape[3]
-            let groups = Int(clamping: node.int("group") ?? 1)
-            let g = try geometry(node, height: h, width: w, kernel: [kh, kw])
-            let window = hs_window(kh: Int32(kh), kw: Int32(kw), sh: Int32(g.sh), sw: Int32(g.sw), dh: Int32(g.dh), dw: Int32(g.dw),
-                                   pt: Int32(g.pt), pl: Int32(g.pl), oh: Int32(g.oh), ow: Int32(g.ow), pad_end_y: 0, pad_end_x: 0)
-            var bias = [Float](repeating: 0, count: m)
-            if node.inputs.count > 2, !node.inputs[2].isEmpty {
-                guard let b = weights[node.inputs[2]], b.count == m else { continue }
-                bias = b.data
-            }
-            let relu = fusedRelu.contains(node.name)
-            func plan(_ k: ConvPlan.Kernel, _ weights: [Float]) -> ConvPlan {
-                ConvPlan(kernel: k, weights: weights, bias: bias, relu: relu, input: input, outputChannels: m, window: window)
-            }
-            if groups == 1 && kernel.shape[1] == c {
-                // OIHW -> HWIO
-                let taps = kh * kw
-                var hwio = [Float](repeating: 0, count: kernel.count)
-                for o in 0..<m { for i in 0..<c { for t in 0..<taps { hwio[(t * c + i) * m + o] = kernel.data[(o * c + i) * taps + t] } } }
-                guard m % Int(HS_CONV_BLOCK) == 0 else { plans[node.name] = plan(.blas, hwio); continue }
-                let same3x3 = kh == 3 && kw == 3 && g.sh == 1 && g.sw == 1 && g.dh == 1 && g.dw == 1 && g.pt == 1 && g.pl == 1
-                    && g.oh == h && g.ow == w
-                if same3x3 && KernelSet.winograd && KernelSet.winogradFits(h: h, w: w, inputChannels: c) {
-                    let u = Self.uninitialized(16 * c * m) { hs_winograd_pack(hwio, Int32(c), Int32(m), $0) }
-                    plans[node.name] = plan(.winograd, u)
-                    continue
-                }
-                let packed = Self.uninitialized(hwio.count) { hs_conv_pack(hwio, Int32(taps), Int32(c), Int32(m), $0) }
-                let pointwise = kh == 1 && kw == 1 && g.sh == 1 && g.sw == 1 && g.pt == 0 && g.pl == 0 && g.oh == h && g.ow == w
-                plans[node.name] = plan(pointwise || g.ow < kernels.tile.rows ? .gemm : .direct, packed)
-            } else if groups == c && m == c && kernel.shape[1] == 1 {
-                // [c][1][kh][kw] -> [kh][kw][c]
-                var hwc = [Float](repeating: 0, count: kernel.count)
-                for ch in 0..<c { for t in 0..<(kh * kw) { hwc[t * c + ch] = kernel.data[ch * kh * kw + t] } }
-                plans[node.name] = plan(.depthwise, hwc)
-            }
+    /// The plan for a convolution with this input [c, h, w] for one image (its shape already
+    /// checked), or nil when no kernel here runs it (grouped, not depthwise) or its weights are
+    /// computed by the graph rather than stored.
+    func makePlan(_ node: GraphNode, input: [Int], geometry g: Geometry) -> ConvPlan? {
+        guard let kernel = weights[node.inputs[1]], kernel.shape.count == 4 else { return nil }
+        let (c, h, w) = (input[0], input[1], input[2])
+        let m = kernel.shape[0], kh = kernel.shape[2], kw = kernel.shape[3], taps = kh * kw
+        let groups = Int(clamping: node.int("group") ?? 1)
+        let window = hs_window(kh: Int32(kh), kw: Int32(kw), sh: Int32(g.sh), sw: Int32(g.sw), dh: Int32(g.dh), dw: Int32(g.dw),
+                               pt: Int32(g.pt), pl: Int32(g.pl), oh: Int32(g.oh), ow: Int32(g.ow), pad_end_y: 0, pad_end_x: 0)
+        var bias = [Float](repeating: 0, count: m)
+        if node.inputs.count > 2, !node.inputs[2].isEmpty {
+            guard let b = weights[node.inputs[2]], b.count == m else { return nil }
+            bias = b.data
         }
+        func plan(_ k: ConvPlan.Kernel, _ weights: [Float]) -> ConvPlan {
+            ConvPlan(kernel: k, weights: weights, bias: bias, relu: fusedRelu.contains(node.name), input: input, outputChannels: m,
+                     window: window)
+        }
+        if groups == 1 && kernel.shape[1] == c {
+            // OIHW -> HWIO: [m][c·taps] transposed to [c][taps][m], then rows of m regrouped by tap.
+            let cti = Self.transposed(kernel.data, n: 1, rows: m, columns: c * taps)
+            let hwio = Self.uninitialized(kernel.count) { out in
+                cti.withUnsafeBufferPointer { src in
+                    for i in 0..<c { for t in 0..<taps { (out + (t * c + i) * m).update(from: src.baseAddress! + (i * taps + t) * m, count: m) } }
+                }
+            }
+            guard m % Int(HS_CONV_BLOCK) == 0 else { return plan(.blas, hwio) }
+            let same3x3 = kh == 3 && kw == 3 && g.sh == 1 && g.sw == 1 && g.dh == 1 && g.dw == 1 && g.pt == 1 && g.pl == 1
+                && g.oh == h && g.ow == w
+            if same3x3 && KernelSet.winograd && KernelSet.winogradFits(h: h, w: w, inputChannels: c) {
+                return plan(.winograd, Self.uninitialized(16 * c * m) { hs_winograd_pack(hwio, Int32(c), Int32(m), $0) })
+            }
+            let packed = Self.uninitialized(hwio.count) { hs_conv_pack(hwio, Int32(taps), Int32(c), Int32(m), $0) }
+            let pointwise = kh == 1 && kw == 1 && g.sh == 1 && g.sw == 1 && g.pt == 0 && g.pl == 0 && g.oh == h && g.ow == w
+            return plan(pointwise || g.ow < kernels.tile.rows ? .gemm : .direct, packed)
+        }
+        if groups == c && m == c && kernel.shape[1] == 1 {
+            // [c][1][kh][kw] -> [kh][kw][c]
+            return plan(.depthwise, Self.transposed(kernel.data, n: 1, rows: c, columns: taps))
+        }
+        return nil
     }
 
     /// Runs a planned convolution channels-last; the output is channels-last.
