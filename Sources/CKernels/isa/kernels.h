@@ -275,6 +275,20 @@ static void window_pool(const float *x, int n, int h, int w, int c, const hs_win
 }
 
 static void add_relu(const float *a, const float *b, size_t count, int relu, float *y) {
+    if (y == b) {  // addition commutes: make y == a the in-place case
+        b = a;
+        a = y;
+    }
+    if (y == a) {
+        if (relu)
+            for (size_t i = 0; i < count; i++) {
+                float v = y[i] + b[i];
+                y[i] = v > 0 ? v : 0;
+            }
+        else
+            for (size_t i = 0; i < count; i++) y[i] += b[i];
+        return;
+    }
     if (relu)
         for (size_t i = 0; i < count; i++) {
             float v = a[i] + b[i];
@@ -303,12 +317,19 @@ static inline float exp_reduced(float v) {
     return e * scale;
 }
 
+static inline float sigmoid1(float x) {
+    float v = -x;
+    v = v < -87.0f ? -87.0f : (v > 88.0f ? 88.0f : v);  // e^v stays a normal float
+    return 1.0f / (1.0f + exp_reduced(v));
+}
+
+// In place (y == x), a loop over one pointer: the compiler's run-time overlap check would
+// send two equal pointers to its scalar loop. The same holds for the passes below.
 static void sigmoid(const float *x, size_t count, float *y) {
-    for (size_t i = 0; i < count; i++) {
-        float v = -x[i];
-        v = v < -87.0f ? -87.0f : (v > 88.0f ? 88.0f : v);  // e^v stays a normal float
-        y[i] = 1.0f / (1.0f + exp_reduced(v));
-    }
+    if (y == x)
+        for (size_t i = 0; i < count; i++) y[i] = sigmoid1(y[i]);
+    else
+        for (size_t i = 0; i < count; i++) y[i] = sigmoid1(x[i]);
 }
 
 // MARK: Weight gradient of the 3×3 convolution
@@ -540,6 +561,19 @@ static void channel_sums(const float *x, size_t rows, int c, const float *mean, 
 }
 
 static void affine_relu(const float *x, size_t rows, int c, const float *scale, const float *shift, int relu, float *y) {
+    if (y == x) {
+        for (size_t r = 0; r < rows; r++) {
+            float *yr = y + r * c;
+            if (relu)
+                for (int j = 0; j < c; j++) {
+                    float v = yr[j] * scale[j] + shift[j];
+                    yr[j] = v > 0 ? v : 0;
+                }
+            else
+                for (int j = 0; j < c; j++) yr[j] = yr[j] * scale[j] + shift[j];
+        }
+        return;
+    }
     for (size_t r = 0; r < rows; r++) {
         const float *xr = x + r * c;
         float *yr = y + r * c;
@@ -596,7 +630,10 @@ static void bn_backward_apply(const float *dy, const float *y, const float *xhat
 }
 
 static void relu(const float *x, size_t count, float *y) {
-    for (size_t i = 0; i < count; i++) y[i] = x[i] > 0 ? x[i] : 0;
+    if (y == x)
+        for (size_t i = 0; i < count; i++) y[i] = y[i] > 0 ? y[i] : 0;
+    else
+        for (size_t i = 0; i < count; i++) y[i] = x[i] > 0 ? x[i] : 0;
 }
 
 static void relu_backward(const float *dy, const float *y, size_t count, float *dx) {
