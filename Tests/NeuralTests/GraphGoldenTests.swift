@@ -77,7 +77,8 @@ import _TestSupport
         (24, 5, 5, 32, 1, 1, 1, [0, 0, 0, 0], 1, "gemm"),
         (32, 3, 3, 64, 3, 1, 1, [1, 1, 1, 1], 1, "gemm"),
         (24, 11, 11, 24, 3, 2, 1, [1, 1, 1, 1], 24, "depthwise"),
-        (5, 9, 9, 20, 3, 1, 1, [1, 1, 1, 1], 1, "blas"),
+        (5, 13, 13, 20, 3, 1, 1, [1, 1, 1, 1], 1, "direct"),  // 20 output channels, computed as 32
+        (7, 5, 5, 40, 1, 1, 1, [0, 0, 0, 0], 1, "gemm"),  // 40, computed as 64
         (8, 9, 9, 64, 3, 1, 1, [1, 1, 1, 1], 2, "none"),
     ] as [(Int, Int, Int, Int, Int, Int, Int, [Int], Int, String)])
     func convolutionPlansMatchPlainLoops(_ c: Int, _ h: Int, _ w: Int, _ m: Int, _ k: Int, _ stride: Int, _ dilation: Int,

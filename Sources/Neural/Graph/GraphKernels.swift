@@ -14,19 +14,20 @@ struct ConvPlan {
         case gemm
         /// `depthwise_conv`: one kernel per channel.
         case depthwise
-        /// im2col + OpenBLAS, for output channels that are not a multiple of HS_CONV_BLOCK.
-        case blas
     }
 
     var kernel: Kernel
-    /// Packed (hs_conv_pack), transformed (hs_winograd_pack), [kh][kw][c] for depthwise, or
-    /// HWIO for BLAS.
+    /// Packed (hs_conv_pack), transformed (hs_winograd_pack), or [kh][kw][c] for depthwise.
     var weights: [Float]
+    /// `paddedChannels` biases.
     var bias: [Float]
     var relu: Bool
     /// The input [c, h, w] for one image, and the output channels.
     var input: [Int]
     var outputChannels: Int
+    /// The output channels the kernel computes: rounded up to a multiple of HS_CONV_BLOCK with
+    /// zero weights (MobileNet's 24 or 144), the extra ones dropped after; the same for depthwise.
+    var paddedChannels: Int
     var window: hs_window
 }
 
@@ -76,30 +77,30 @@ extension GraphEngine {
         let groups = Int(clamping: node.int("group") ?? 1)
         let window = hs_window(kh: Int32(kh), kw: Int32(kw), sh: Int32(g.sh), sw: Int32(g.sw), dh: Int32(g.dh), dw: Int32(g.dw),
                                pt: Int32(g.pt), pl: Int32(g.pl), oh: Int32(g.oh), ow: Int32(g.ow), pad_end_y: 0, pad_end_x: 0)
-        var bias = [Float](repeating: 0, count: m)
+        let block = Int(HS_CONV_BLOCK), mp = groups == 1 ? (m + block - 1) / block * block : m
+        var bias = [Float](repeating: 0, count: mp)
         if node.inputs.count > 2, !node.inputs[2].isEmpty {
             guard let b = weights[node.inputs[2]], b.count == m else { return nil }
-            bias = b.data
+            bias.replaceSubrange(0..<m, with: b.data)
         }
         func plan(_ k: ConvPlan.Kernel, _ weights: [Float]) -> ConvPlan {
             ConvPlan(kernel: k, weights: weights, bias: bias, relu: fusedRelu.contains(node.name), input: input, outputChannels: m,
-                     window: window)
+                     paddedChannels: mp, window: window)
         }
         if groups == 1 && kernel.shape[1] == c {
-            // OIHW -> HWIO: [m][c·taps] transposed to [c][taps][m], then rows of m regrouped by tap.
+            // OIHW -> HWIO: [m][c·taps] transposed to [c][taps][m], then rows of m regrouped by
+            // tap into rows of mp (zeros beyond m).
             let cti = Self.transposed(kernel.data, n: 1, rows: m, columns: c * taps)
-            let hwio = Self.uninitialized(kernel.count) { out in
-                cti.withUnsafeBufferPointer { src in
-                    for i in 0..<c { for t in 0..<taps { (out + (t * c + i) * m).update(from: src.baseAddress! + (i * taps + t) * m, count: m) } }
-                }
-            }
-            guard m % Int(HS_CONV_BLOCK) == 0 else { return plan(.blas, hwio) }
+            var hwio = [Float](repeating: 0, count: taps * c * mp)
+            hwio.withUnsafeMutableBufferPointer { out in cti.withUnsafeBufferPointer { src in
+                for i in 0..<c { for t in 0..<taps { (out.baseAddress! + (t * c + i) * mp).update(from: src.baseAddress! + (i * taps + t) * m, count: m) } }
+            } }
             let same3x3 = kh == 3 && kw == 3 && g.sh == 1 && g.sw == 1 && g.dh == 1 && g.dw == 1 && g.pt == 1 && g.pl == 1
                 && g.oh == h && g.ow == w
             if same3x3 && KernelSet.winograd && KernelSet.winogradFits(h: h, w: w, inputChannels: c) {
-                return plan(.winograd, Self.uninitialized(16 * c * m) { hs_winograd_pack(hwio, Int32(c), Int32(m), $0) })
+                return plan(.winograd, Self.uninitialized(16 * c * mp) { hs_winograd_pack(hwio, Int32(c), Int32(mp), $0) })
             }
-            let packed = Self.uninitialized(hwio.count) { hs_conv_pack(hwio, Int32(taps), Int32(c), Int32(m), $0) }
+            let packed = Self.uninitialized(hwio.count) { hs_conv_pack(hwio, Int32(taps), Int32(c), Int32(mp), $0) }
             let pointwise = kh == 1 && kw == 1 && g.sh == 1 && g.sw == 1 && g.pt == 0 && g.pl == 0 && g.oh == h && g.ow == w
             return plan(pointwise || g.ow < kernels.tile.rows ? .gemm : .direct, packed)
         }
@@ -117,13 +118,19 @@ extension GraphEngine {
             throw GraphError("input \(x.shape) differs from the \(plan.input) it was planned for")
         }
         let n = x.shape[0], (c, h, w) = (plan.input[0], plan.input[1], plan.input[2])
-        let g = plan.window, m = plan.outputChannels
+        let g = plan.window, m = plan.outputChannels, mp = plan.paddedChannels
         let (oh, ow) = (Int(g.oh), Int(g.ow)), (kh, kw) = (Int(g.kh), Int(g.kw))
         let (sh, sw, dh, dw, pt, pl) = (Int(g.sh), Int(g.sw), Int(g.dh), Int(g.dw), Int(g.pt), Int(g.pl))
         let rows = n * oh * ow
         guard rows * max(m, kh * kw * c) <= 1 << 28 else { throw GraphError("the output would hold more than 2^28 values") }
         let k = kernels
-        let out = Self.uninitialized(rows * m) { out in
+        // Padded output channels go to a scratch buffer first, then are dropped row by row.
+        var spare = mp == m ? [] : [Float](unsafeUninitializedCapacity: rows * mp) { _, k in k = rows * mp }
+        let out = Self.uninitialized(rows * m) { result in spare.withUnsafeMutableBufferPointer { spareBuffer in
+            let out = mp == m ? result : spareBuffer.baseAddress!
+            defer {
+                if mp != m { for r in 0..<rows { (result + r * m).update(from: out + r * mp, count: m) } }
+            }
             x.data.withUnsafeBufferPointer { xb in plan.weights.withUnsafeBufferPointer { wb in plan.bias.withUnsafeBufferPointer { bb in
                 let x = xb.baseAddress!, weights = wb.baseAddress!, bias = bb.baseAddress!
                 /// The rows a GEMM reads: the input itself for a pointwise convolution, else im2col's.
@@ -139,43 +146,36 @@ extension GraphEngine {
                 switch plan.kernel {
                 case .winograd:
                     var padded = [Float](unsafeUninitializedCapacity: n * (h + 2) * (w + 2) * c) { _, k in k = n * (h + 2) * (w + 2) * c }
-                    var scratch = [Float](unsafeUninitializedCapacity: hs_winograd_scratch_floats(Int32(c), Int32(m))) { _, k in
-                        k = hs_winograd_scratch_floats(Int32(c), Int32(m))
+                    var scratch = [Float](unsafeUninitializedCapacity: hs_winograd_scratch_floats(Int32(c), Int32(mp))) { _, k in
+                        k = hs_winograd_scratch_floats(Int32(c), Int32(mp))
                     }
                     padded.withUnsafeMutableBufferPointer { p in scratch.withUnsafeMutableBufferPointer { s in
                         hs_pad1(x, Int32(n), Int32(h), Int32(w), Int32(c), p.baseAddress!)
-                        k.winogradForward(p.baseAddress!, n: n, h: h, w: w, cin: c, transformed: weights, bias: bias, cout: m,
+                        k.winogradForward(p.baseAddress!, n: n, h: h, w: w, cin: c, transformed: weights, bias: bias, cout: mp,
                                           relu: plan.relu, out: out, outPadded: false, scratch: s.baseAddress!)
                     } }
                 case .direct:
                     let ph = (oh - 1) * sh + (kh - 1) * dh + 1, pw = (ow - 1) * sw + (kw - 1) * dw + 1
                     if pt == 0 && pl == 0 && ph == h && pw == w {
-                        k.convForward(x, ph: ph, pw: pw, cin: c, window: g, packed: weights, bias: bias, cout: m, relu: plan.relu,
+                        k.convForward(x, ph: ph, pw: pw, cin: c, window: g, packed: weights, bias: bias, cout: mp, relu: plan.relu,
                                       out: out, rows: 0..<(n * oh))
                     } else {
                         var padded = [Float](unsafeUninitializedCapacity: n * ph * pw * c) { _, k in k = n * ph * pw * c }
                         padded.withUnsafeMutableBufferPointer { p in
                             hs_pad(x, Int32(n), Int32(h), Int32(w), Int32(c), Int32(pt), Int32(pl), Int32(ph), Int32(pw), p.baseAddress!)
-                            k.convForward(p.baseAddress!, ph: ph, pw: pw, cin: c, window: g, packed: weights, bias: bias, cout: m,
+                            k.convForward(p.baseAddress!, ph: ph, pw: pw, cin: c, window: g, packed: weights, bias: bias, cout: mp,
                                           relu: plan.relu, out: out, rows: 0..<(n * oh))
                         }
                     }
                 case .gemm:
                     gemmRows { a, depth in
-                        k.gemmForward(a, m: rows, k: depth, packed: weights, bias: bias, cout: m, relu: plan.relu, out: out)
+                        k.gemmForward(a, m: rows, k: depth, packed: weights, bias: bias, cout: mp, relu: plan.relu, out: out)
                     }
                 case .depthwise:
                     k.depthwiseConv(x, n: n, h: h, w: w, c: c, window: g, kernel: weights, bias: bias, relu: plan.relu, y: out)
-                case .blas:
-                    gemmRows { a, depth in
-                        Float.gemm(transA: false, transB: false, m: rows, n: m, k: depth, alpha: 1, a: a, lda: depth, b: weights, ldb: m,
-                                   beta: 0, c: out, ldc: m)
-                        let ones = [Float](repeating: 1, count: m)
-                        k.affineReLU(out, rows: rows, c: m, scale: ones, shift: bias, relu: plan.relu, y: out)
-                    }
                 }
             } } }
-        }
+        } }
         return Value(shape: [n, m, oh, ow], data: out, channelsLast: true)
     }
 
