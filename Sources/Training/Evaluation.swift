@@ -53,36 +53,8 @@ public enum Evaluation {
         let labels = indices.map { dataset.records[$0].label }
         let augmenter = PatchAugmenter(normalization: bundle.manifest.normalization, augment: false)
         let views = testTimeAugmentation ? Array(0..<8) : [0]
-        var probabilities = [Double](repeating: 0, count: indices.count)
-        let chunk = 256
-        var start = 0
-        while start < indices.count {
-            let n = min(chunk, indices.count - start)
-            let slice = Array(pixels[(start * 96 * 96 * 3)..<((start + n) * 96 * 96 * 3)])
-            let p: [Double]
-            if bundle.graph != nil {
-                // An imported graph: its classifier, on the same normalised views.
-                guard bundle.manifest.architecture.inputShape[0] == PatchDataset.patchSize else {
-                    throw EvaluationError("the model takes \(bundle.manifest.architecture.inputShape[0])-pixel patches; evaluate reads \(PatchDataset.patchSize)-pixel PCam patches")
-                }
-                let classifier = bundle.classifier()
-                var sums = [Double](repeating: 0, count: n)
-                var input = [Float](repeating: 0, count: n * 96 * 96 * 3)
-                for view in views {
-                    input.withUnsafeMutableBufferPointer { dst in
-                        slice.withUnsafeBufferPointer { augmenter.normalize(dst.baseAddress!, from: $0.baseAddress!, count: n, view: view) }
-                    }
-                    let q = try input.withUnsafeBufferPointer { try classifier.probabilities($0.baseAddress!, count: n) }
-                    for i in 0..<n { sums[i] += Double(q[i]) / Double(views.count) }
-                }
-                p = sums
-            } else {
-                p = Trainer.predict(bundle.network, pixels: slice, count: n, augmenter: augmenter, views: views)
-            }
-            for i in 0..<n { probabilities[start + i] = p[i] }
-            start += n
-            progress(start, indices.count)
-        }
+        let probabilities = try Self.probabilities(bundle, pixels: pixels, count: indices.count, augmenter: augmenter, views: views,
+                                                   progress: progress)
         let threshold = bundle.manifest.threshold
         let confusion = Confusion(probabilities: probabilities, labels: labels, threshold: threshold)
         let intervals = Metrics.bootstrap(probabilities, labels, resamples: resamples, seed: 1, statistics: [
@@ -161,6 +133,45 @@ public enum Evaluation {
 
     /// A 4-column grid of patches at 2×, each with its probability; the centre 32×32 label
     /// region is outlined.
+    /// The positive class's probability for `count` 96-pixel patches (`pixels`, RGB), averaged
+    /// over the dihedral `views`, in chunks of 256: the built-in engine, or an imported graph's
+    /// classifier on the same normalised views. A graph must take 96-pixel patches.
+    public static func probabilities(_ bundle: ModelBundle, pixels: [UInt8], count: Int, augmenter: PatchAugmenter, views: [Int] = [0],
+                                     progress: (Int, Int) -> Void = { _, _ in }) throws -> [Double] {
+        let size = PatchDataset.patchSize * PatchDataset.patchSize * 3
+        let classifier: (any PatchClassifier)?
+        if bundle.graph != nil {
+            guard bundle.manifest.architecture.inputShape[0] == PatchDataset.patchSize else {
+                throw EvaluationError("the model takes \(bundle.manifest.architecture.inputShape[0])-pixel patches; PCam patches have \(PatchDataset.patchSize)")
+            }
+            classifier = bundle.classifier()
+        } else {
+            classifier = nil
+        }
+        var probabilities = [Double](repeating: 0, count: count)
+        var start = 0
+        while start < count {
+            let n = min(256, count - start)
+            let slice = Array(pixels[(start * size)..<((start + n) * size)])
+            if let classifier {
+                var input = [Float](repeating: 0, count: n * size)
+                for view in views {
+                    input.withUnsafeMutableBufferPointer { dst in
+                        slice.withUnsafeBufferPointer { augmenter.normalize(dst.baseAddress!, from: $0.baseAddress!, count: n, view: view) }
+                    }
+                    let q = try input.withUnsafeBufferPointer { try classifier.probabilities($0.baseAddress!, count: n) }
+                    for i in 0..<n { probabilities[start + i] += Double(q[i]) / Double(views.count) }
+                }
+            } else {
+                let p = Trainer.predict(bundle.network, pixels: slice, count: n, augmenter: augmenter, views: views)
+                for i in 0..<n { probabilities[start + i] = p[i] }
+            }
+            start += n
+            progress(start, count)
+        }
+        return probabilities
+    }
+
     static func gallery(_ items: [(Int, Double)], pixels: [UInt8], title: String) -> Canvas {
         let cell = 192, gap = 10, columns = 4
         let rows = max(1, (items.count + columns - 1) / columns)

@@ -61,12 +61,7 @@ struct Calibrate: ParsableCommand {
             // layer to fold into there); only its operating points are chosen.
             let t: Double, before: [Double], after: [Double]
             if imported {
-                var input = [Float](repeating: 0, count: pixels.count)
-                input.withUnsafeMutableBufferPointer { dst in
-                    pixels.withUnsafeBufferPointer { augmenter.normalize(dst.baseAddress!, from: $0.baseAddress!, count: indices.count, view: 0) }
-                }
-                let classifier = bundle.classifier()
-                before = try input.withUnsafeBufferPointer { try classifier.probabilities($0.baseAddress!, count: indices.count) }.map(Double.init)
+                before = try Evaluation.probabilities(bundle, pixels: pixels, count: indices.count, augmenter: augmenter)
                 (t, after) = (1, before)
             } else {
                 let logits = Trainer.logits(InferenceEngine(network: bundle.network), pixels: pixels, count: indices.count,

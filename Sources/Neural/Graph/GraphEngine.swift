@@ -170,10 +170,8 @@ public final class GraphEngine: @unchecked Sendable {  // immutable after init
     public func run(_ input: [Float], batch: Int) throws(GraphError) -> (shape: [Int], data: [Float]) {
         let shape = [batch] + graph.inputShape, size = graph.inputShape.reduce(1, *)
         guard input.count == shape.reduce(1, *) else { throw GraphError("input of \(input.count) values for \(shape)") }
-        return try input.withUnsafeBufferPointer { p throws(GraphError) in
-            try runChunks(batch: batch) { first, count in
-                Value(shape: [count] + graph.inputShape, data: Array(p[(first * size)..<((first + count) * size)]))
-            }
+        return try runChunks(batch: batch) { first, count in
+            Value(shape: [count] + graph.inputShape, data: Array(input[(first * size)..<((first + count) * size)]))
         }
     }
 
@@ -273,8 +271,9 @@ public final class GraphEngine: @unchecked Sendable {  // immutable after init
         switch node.op {
         case "Conv": return [try conv(node, try raw(0), try input(1), try optional(2))]
         case "BatchNormalization":
-            if fastKernels, try raw(0).channelsLast {
-                return [try batchNormChannelsLast(node, try raw(0), try input(1), try input(2), try input(3), try input(4))]
+            let held = try raw(0)
+            if fastKernels && held.channelsLast {
+                return [try batchNormChannelsLast(node, held, try input(1), try input(2), try input(3), try input(4))]
             }
             let x = try input(0), scale = try input(1), shift = try input(2), mean = try input(3), variance = try input(4)
             guard x.shape.count >= 2 else { throw GraphError("input is \(x.shape)") }
@@ -327,7 +326,8 @@ public final class GraphEngine: @unchecked Sendable {  // immutable after init
             if fastKernels && x.channelsLast { return [try poolChannelsLast(node, x)] }
             return [try pool(node, canonical(x))]
         case "GlobalAveragePool":
-            if fastKernels, try raw(0).channelsLast { return [try globalAverageChannelsLast(try raw(0))] }
+            let held = try raw(0)
+            if fastKernels && held.channelsLast { return [try globalAverageChannelsLast(held)] }
             let x = try input(0)
             guard x.shape.count == 4 else { throw GraphError("input is \(x.shape), not N × C × H × W") }
             let inner = x.shape[2] * x.shape[3], nc = x.shape[0] * x.shape[1]

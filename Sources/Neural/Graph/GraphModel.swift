@@ -28,6 +28,22 @@ public struct GraphModel: Sendable, Codable, Equatable {
     }
 }
 
+extension GraphModel {
+    /// A dense kernel [in, out] whose rows follow a flattened h × w × c map, with the rows
+    /// reordered between ONNX's Flatten order (c, h, w) and the built-in Flatten's (h, w, c):
+    /// to (h, w, c) when `toHWC`, else to (c, h, w).
+    static func reorderedFlattenRows(_ kernel: Tensor<Float>, h: Int, w: Int, c: Int, toHWC: Bool) -> Tensor<Float> {
+        let units = kernel.shape[1]
+        var out = kernel
+        for y in 0..<h { for x in 0..<w { for ch in 0..<c {
+            let hwc = (y * w + x) * c + ch, chw = (ch * h + y) * w + x
+            let (to, from) = toHWC ? (hwc, chw) : (chw, hwc)
+            for u in 0..<units { out.data[to * units + u] = kernel.data[from * units + u] }
+        } } }
+        return out
+    }
+}
+
 public struct GraphNode: Sendable, Codable, Equatable {
     public var name: String
     public var op: String

@@ -70,13 +70,7 @@ public enum ONNXExport {
             case .dense:
                 var kernel = try w("kernel")  // [in, out]
                 if let f = flattened {
-                    let out = kernel.shape[1]
-                    var permuted = kernel.data
-                    for y in 0..<f.h { for x in 0..<f.w { for c in 0..<f.c {
-                        let from = (y * f.w + x) * f.c + c, to = (c * f.h + y) * f.w + x
-                        for o in 0..<out { permuted[to * out + o] = kernel.data[from * out + o] }
-                    } } }
-                    kernel.data = permuted
+                    kernel = GraphModel.reorderedFlattenRows(kernel, h: f.h, w: f.w, c: f.c, toHWC: false)
                     flattened = nil
                 }
                 tensors["\(layer.name).weight"] = kernel

@@ -38,13 +38,7 @@ public enum SequentialConversion {
             var kernel = kernel
             guard shape.count == 1, kernel.shape[0] == shape[0] else { throw fail(node, "takes \(kernel.shape[0]) features after \(shape)") }
             if let f = flattenedCHW {
-                let units = kernel.shape[1]
-                var permuted = kernel.data
-                for y in 0..<f.h { for x in 0..<f.w { for c in 0..<f.c {
-                    let hwc = (y * f.w + x) * f.c + c, chw = (c * f.h + y) * f.w + x
-                    for u in 0..<units { permuted[hwc * units + u] = kernel.data[chw * units + u] }
-                } } }
-                kernel.data = permuted
+                kernel = GraphModel.reorderedFlattenRows(kernel, h: f.h, w: f.w, c: f.c, toHWC: true)
                 flattenedCHW = nil
             }
             out["\(layer).kernel"] = kernel
