@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# One ablation of the bundled recipe, end to end (docs/model-card.md, "What each choice bought"):
+#   bash Scripts/ablation.sh NAME [histoscreen train options that change the recipe]
+# for example
+#   bash Scripts/ablation.sh jpeg --augment d4,jitter,jpeg
+#   bash Scripts/ablation.sh ema --weight-average 0.999
+# Trains .data/runs/NAME.hsmodel with the bundled model's command and the given options
+# appended (a repeated option's last value wins), calibrates it on half A of PCam's valid split,
+# evaluates it (Scripts/evaluate-model.sh) into .data/eval/NAME, and copies its history and
+# metrics to docs/ablations/NAME-*.json, which Scripts/ablation_table.py reads. A run whose
+# history.json exists is not trained again; an interrupted one continues with --resume.
+# About 70 minutes on one thread of this project's 2-core machines: run two side by side.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ $# -ge 1 ] || { echo "usage: bash Scripts/ablation.sh NAME [train options]" >&2; exit 2; }
+name="$1"; shift
+manifest=Samples/datasets/pcam-slide-level.csv
+run=.data/runs/$name.hsmodel
+[ -d .data/pcam-more/ai4all-pcam-train ] || { echo "extract the pcam-more patches first (docs/datasets.md)" >&2; exit 1; }
+swift build -c release --product histoscreen >/dev/null
+bin="$(swift build -c release --show-bin-path)/histoscreen"
+mkdir -p .data/runs docs/ablations
+if [ -f "$run/history.json" ]; then
+    echo "$run is trained already; calibrating and evaluating it"
+else
+    resume=(); [ -d "$run.checkpoint" ] && resume=(--resume)
+    "$bin" train --manifest "$manifest" --out "$run" --arch compact-slim --epochs 16 --patience 6 \
+        --augment standard --seed 1 --threads 1 --quiet "${resume[@]}" "$@"
+fi
+"$bin" calibrate "$run" --manifest "$manifest" --default-point screening --out ".data/runs/$name-cal.hsmodel" --json \
+    > ".data/runs/$name-cal.json"
+bash Scripts/evaluate-model.sh ".data/runs/$name-cal.hsmodel" ".data/eval/$name"
+# Half A's predictions, for the paired differences of Scripts/ensemble_auc.py.
+"$bin" evaluate ".data/runs/$name-cal.hsmodel" .data/pcam-more/ai4all-pcam-valid \
+    --split Samples/datasets/ai4all-pcam-valid-split.csv --subset val --out ".data/eval/$name/val-a" --quiet --json > /dev/null
+cp "$run/history.json" "docs/ablations/$name-history.json"
+cp ".data/eval/$name/slide-level/metrics.json" "docs/ablations/$name-slide-level-metrics.json"
+cp ".data/eval/$name/patch-level/metrics.json" "docs/ablations/$name-patch-level-metrics.json"
