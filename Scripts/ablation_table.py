@@ -65,7 +65,7 @@ def main():
         else:
             cells = ["—"] * 3
         print(f"| {label} | {best['validationAUC']:.3f} ({best['epoch']}) | " + " | ".join(cells)
-              + f" | {minutes:.0f} min |")
+              + f" | {minutes:.0f} min, {len(history)} epochs |")
         rows.append((label, best["validationAUC"], metrics["auc"] if metrics else None))
 
     if args.figure:
