@@ -12,7 +12,8 @@ struct Calibrate: ParsableCommand {
             Fits a temperature T on the validation patches (p = σ(z / T), minimising log-loss) and folds it into \
             the last layer, then chooses two thresholds on the calibrated probabilities: balanced (Youden's J) and \
             screening (the highest threshold with validation sensitivity ≥ --sensitivity). Reports the expected \
-            calibration error before and after. Writes the bundle to --out, or in place. An imported graph keeps             its probabilities (no temperature) and gets only the two operating points.
+            calibration error before and after. Writes the bundle to --out, or in place. An imported graph \
+            keeps its probabilities (no temperature) and gets only the two operating points.
             """
     )
 
