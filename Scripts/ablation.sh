@@ -4,7 +4,7 @@
 # for example
 #   bash Scripts/ablation.sh jpeg --augment d4,jitter,jpeg
 #   bash Scripts/ablation.sh ema --weight-average 0.999
-# Trains .data/runs/NAME.hsmodel with the bundled model's command and the given options
+# Trains .data/runs/NAME.hsmodel with Scripts/train-bundled-model.sh and the given options
 # appended (a repeated option's last value wins), calibrates it on half A of PCam's valid split,
 # evaluates it (Scripts/evaluate-model.sh) into .data/eval/NAME, and copies its history and
 # metrics to docs/ablations/NAME-*.json, which Scripts/ablation_table.py reads. A run whose
@@ -14,21 +14,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 [ $# -ge 1 ] || { echo "usage: bash Scripts/ablation.sh NAME [train options]" >&2; exit 2; }
 name="$1"; shift
-manifest=Samples/datasets/pcam-slide-level.csv
 run=.data/runs/$name.hsmodel
-[ -d .data/pcam-more/ai4all-pcam-train ] || { echo "extract the pcam-more patches first (docs/datasets.md)" >&2; exit 1; }
-swift build -c release --product histoscreen >/dev/null
+mkdir -p docs/ablations
+bash Scripts/train-bundled-model.sh "$run" ".data/runs/$name-cal.hsmodel" --quiet "$@"
 bin="$(swift build -c release --show-bin-path)/histoscreen"
-mkdir -p .data/runs docs/ablations
-if [ -f "$run/history.json" ]; then
-    echo "$run is trained already; calibrating and evaluating it"
-else
-    resume=(); [ -d "$run.checkpoint" ] && resume=(--resume)
-    "$bin" train --manifest "$manifest" --out "$run" --arch compact-slim --epochs 16 --patience 6 \
-        --augment standard --seed 1 --threads 1 --quiet "${resume[@]}" "$@"
-fi
-"$bin" calibrate "$run" --manifest "$manifest" --default-point screening --out ".data/runs/$name-cal.hsmodel" --json \
-    > ".data/runs/$name-cal.json"
 bash Scripts/evaluate-model.sh ".data/runs/$name-cal.hsmodel" ".data/eval/$name"
 # Half A's predictions, for the paired differences of Scripts/ensemble_auc.py.
 "$bin" evaluate ".data/runs/$name-cal.hsmodel" .data/pcam-more/ai4all-pcam-valid \
