@@ -5,9 +5,9 @@ whether one run beats another by more than the patches' sampling noise.
 
     python3 Scripts/ensemble_auc.py A/predictions.csv B/predictions.csv [...]
 
-For each file after the first it also prints the paired difference AUC(file) − AUC(first),
-with its interval from the same resamples of patches (both models see the same draw, so the
-patches' shared difficulty cancels).
+For each file after the first, and for the mean, it also prints the paired difference
+AUC − AUC(first), with its interval from the same resamples of patches (both models see the
+same draw, so the patches' shared difficulty cancels).
 
 Each file is `histoscreen evaluate`'s predictions.csv (id,label,probability,predicted) for the
 same patches.
@@ -60,4 +60,8 @@ for path, run in zip(sys.argv[1:], runs):
     print(line)
 mean = [sum(r[i][1] for r in runs) / len(runs) for i in ids]
 lo, hi = interval(mean, labels)
-print(f"mean of {len(runs)}: AUC {auc(mean, labels):.4f} ({lo:.4f}–{hi:.4f}) on {len(ids)} patches")
+line = f"mean of {len(runs)}: AUC {auc(mean, labels):.4f} ({lo:.4f}–{hi:.4f}) on {len(ids)} patches"
+if len(runs) > 1:
+    lo, hi = interval(mean, labels, baseline=first)
+    line += f"; minus the first: {auc(mean, labels) - auc(first, labels):+.4f} ({lo:+.4f} to {hi:+.4f})"
+print(line)
