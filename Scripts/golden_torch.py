@@ -32,8 +32,14 @@ def same_padding(size, kernel, stride):
 
 def init_weights(spec, rng):
     """Weights in HistoScreen layouts, keyed as HistoScreen names them."""
-    weights, shape = {}, list(spec["inputShape"])
-    for layer in spec["layers"]:
+    weights = {}
+    walk(spec["layers"], list(spec["inputShape"]), weights, rng)
+    return weights
+
+
+def walk(layers, shape, weights, rng):
+    """Adds the weights of a chain of layers on an input of `shape`; returns the output shape."""
+    for layer in layers:
         t, name = layer["type"], layer["name"]
         if t == "conv2d":
             k, cout = layer["kernel"], layer["units"]
@@ -67,7 +73,12 @@ def init_weights(spec, rng):
             if layer.get("bias", True):
                 weights[f"{name}.bias"] = rng.normal(0, 0.1, (units,))
             shape = [units]
-    return weights
+        elif t == "residual":
+            branch = walk(layer["layers"], shape, weights, rng)
+            shortcut = walk(layer.get("shortcut") or [], shape, weights, rng)
+            assert branch == shortcut, (name, branch, shortcut)
+            shape = branch
+    return shape
 
 
 def to_torch(name, array):
@@ -89,8 +100,12 @@ def from_torch(name, t):
 
 def forward(spec, params, x_nhwc, training):
     """Runs the spec on an NHWC input; params holds PyTorch-layout tensors (some trainable)."""
-    h = x_nhwc.permute(0, 3, 1, 2)  # NCHW
-    for layer in spec["layers"]:
+    return run(spec["layers"], params, x_nhwc.permute(0, 3, 1, 2), training)  # NCHW
+
+
+def run(layers, params, h, training):
+    """Runs a chain of layers on an NCHW tensor."""
+    for layer in layers:
         t, name = layer["type"], layer["name"]
         if t == "conv2d":
             k, stride, pad = layer["kernel"], layer.get("stride", 1), layer.get("padding", "same")
@@ -117,6 +132,8 @@ def forward(spec, params, x_nhwc, training):
             h = h.permute(0, 2, 3, 1).reshape(h.shape[0], -1)  # NHWC order, as HistoScreen and Keras
         elif t == "dense":
             h = F.linear(h, params[f"{name}.kernel"], params.get(f"{name}.bias"))
+        elif t == "residual":
+            h = run(layer["layers"], params, h, training) + run(layer.get("shortcut") or [], params, h, training)
         else:
             raise ValueError(t)
     return h
@@ -235,10 +252,33 @@ COMPACT_LIKE = {
     ],
 }
 
+def conv_bn(name, units, kernel=3):
+    return [{"type": "conv2d", "name": f"{name}_conv", "units": units, "kernel": kernel, "padding": "same", "bias": False},
+            {"type": "batchnorm", "name": f"{name}_bn", "epsilon": 1e-3, "momentum": 0.9}]
+
+
+# Two ResNet basic blocks: one with an identity shortcut, one with a 1x1 projection.
+RESIDUAL = {
+    "name": "golden-residual", "inputShape": [8, 8, 3],
+    "layers": conv_bn("stem", 4) + [
+        {"type": "relu", "name": "stem_relu"},
+        {"type": "residual", "name": "b1",
+         "layers": conv_bn("b1a", 4) + [{"type": "relu", "name": "b1a_relu"}] + conv_bn("b1b", 4)},
+        {"type": "relu", "name": "b1_relu"},
+        {"type": "maxpool", "name": "pool", "kernel": 2, "stride": 2},
+        {"type": "residual", "name": "b2",
+         "layers": conv_bn("b2a", 6) + [{"type": "relu", "name": "b2a_relu"}] + conv_bn("b2b", 6),
+         "shortcut": conv_bn("b2p", 6, kernel=1)},
+        {"type": "relu", "name": "b2_relu"},
+        {"type": "globalAveragePool", "name": "gap"},
+        {"type": "dense", "name": "logit", "units": 1, "bias": True},
+    ],
+}
+
 if __name__ == "__main__":
     OUT.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(0)
-    for spec, batch, seed, pw in [(FLATTEN_NET, 3, 1, 1.0), (COMPACT_LIKE, 4, 2, 1.7)]:
+    for spec, batch, seed, pw in [(FLATTEN_NET, 3, 1, 1.0), (COMPACT_LIKE, 4, 2, 1.7), (RESIDUAL, 4, 3, 1.3)]:
         fixture = make(spec, batch, seed, pw)
         path = OUT / f"{spec['name']}.json"
         path.write_text(json.dumps(fixture, indent=None, separators=(",", ":")) + "\n")

@@ -130,14 +130,15 @@ public enum Benchmark {
         return (flops, seconds)
     }
 
-    /// Patches per second of inference through `InferenceEngine` at `batch`, one sample per
-    /// repeat (after a warm-up).
+    /// Patches per second of inference as screening runs it (`InferenceEngine`, or the graph
+    /// engine for a network with residual blocks) at `batch`, one sample per repeat (after a
+    /// warm-up).
     public static func inference(_ net: Network<Float>, batch: Int, repeats: Int, seed: UInt64 = 1) -> [Double] {
         var g = SplitMix64(seed: seed)
         let x = Tensor<Float>(shape: [batch] + net.spec.inputShape,
                               data: (0..<(batch * net.spec.inputShape.reduce(1, *))).map { _ in Float.random(in: -1..<1, using: &g) })
-        let engine = InferenceEngine(network: net)
-        func pass() { x.data.withUnsafeBufferPointer { _ = engine.logits($0.baseAddress!, count: batch) } }
+        let classifier = ModelBundle.classifier(for: net)
+        func pass() { x.data.withUnsafeBufferPointer { _ = try? classifier.probabilities($0.baseAddress!, count: batch) } }
         pass()
         return (0..<repeats).map { _ in Double(batch) / time(pass) }
     }

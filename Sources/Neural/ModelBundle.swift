@@ -203,7 +203,21 @@ public struct ModelBundle {
     /// classifier was built, and checked, when the bundle was.)
     public func classifier() -> any PatchClassifier {
         if let convertedNetwork { return InferenceEngine(network: convertedNetwork) }
-        return graphClassifier ?? InferenceEngine(network: network)
+        return graphClassifier ?? Self.classifier(for: network)
+    }
+
+    /// A built-in network as screening runs it. The built-in engine compiles chains only; a
+    /// network with residual blocks runs as its graph (which ends in Sigmoid) on the graph
+    /// engine's kernels, rather than layer by layer. Should the graph not build, the
+    /// network's own forward pass still gives the answer.
+    public static func classifier(for network: Network<Float>) -> any PatchClassifier {
+        if network.layers.contains(where: { $0 is Residual<Float> }),
+           let (graph, weights) = try? ONNXExport.graph(of: network),
+           let engine = try? GraphEngine(graph: graph, weights: weights),
+           let classifier = try? GraphClassifier(engine: engine, activation: .none, positiveIndex: 0) {
+            return classifier
+        }
+        return InferenceEngine(network: network)
     }
 
     /// Loads and validates a bundle.

@@ -33,18 +33,51 @@ public final class Network<T: NeuralScalar> {
         EngineMemory.configure()
         self.spec = spec
         var generator = SplitMix64(seed: seed)
-        var layers: [any Layer<T>] = []
-        var shapes: [[Int]] = [spec.inputShape]
-        var shape = spec.inputShape
-        var names = Set<String>()
+        let shape = spec.inputShape
         guard shape.count == 3, shape.allSatisfy({ $0 > 0 }) else {
             throw ModelSpecError("model '\(spec.name)': input shape \(shape) is not [H, W, C]")
         }
         guard shape[0] <= Self.maximumSide, shape[1] <= Self.maximumSide, shape[2] <= Self.maximumUnits else {
             throw ModelSpecError("model '\(spec.name)': input shape \(shape) is larger than \(Self.maximumSide)×\(Self.maximumSide)×\(Self.maximumUnits)")
         }
+        var builder = Builder(spec: spec, seed: seed)
+        let (layers, shapes) = try builder.chain(spec.layers, input: shape, generator: &generator, depth: 0, indexBase: 0)
+        guard shapes.last == [1] else {
+            throw ModelSpecError("model '\(spec.name)': the last layer must give one logit per sample, got shape \(shapes.last!)")
+        }
+        self.layers = layers
+        self.shapes = shapes
+    }
+
+    /// Builds layers from specs, recursively for residual blocks, checking every size read
+    /// from the file before anything is allocated.
+    private struct Builder {
+        let spec: ModelSpec
+        let seed: UInt64
+        var names = Set<String>()
         var parameterCount = 0
-        for (index, l) in spec.layers.enumerated() {
+
+        init(spec: ModelSpec, seed: UInt64) { self.spec = spec; self.seed = seed }
+
+        /// Residual blocks nest at most this deep (a file cannot exhaust the stack).
+        static var maximumDepth: Int { 8 }
+
+        /// The layers of `specs` on an input of `input`, and each layer's input shape, then the output's.
+        mutating func chain(_ specs: [LayerSpec], input: [Int], generator: inout SplitMix64, depth: Int,
+                            indexBase: Int) throws(ModelSpecError) -> ([any Layer<T>], [[Int]]) {
+            var layers: [any Layer<T>] = [], shapes = [input], shape = input
+            for (offset, l) in specs.enumerated() {
+                let layer = try build(l, index: indexBase + offset, shape: &shape, generator: &generator, depth: depth)
+                layers.append(layer)
+                shapes.append(shape)
+            }
+            return (layers, shapes)
+        }
+
+        /// One layer on an input of `shape`, which becomes its output shape.
+        mutating func build(_ l: LayerSpec, index: Int, shape: inout [Int], generator: inout SplitMix64,
+                            depth: Int) throws(ModelSpecError) -> any Layer<T> {
+            let spec = self.spec
             guard names.insert(l.name).inserted else {
                 throw ModelSpecError("model '\(spec.name)': layer name '\(l.name)' is used twice")
             }
@@ -59,11 +92,11 @@ public final class Network<T: NeuralScalar> {
                     throw ModelSpecError("model '\(spec.name)': layer '\(l.name)' (\(l.type.rawValue)) has \(field) \(value); it must lie in \(range.lowerBound)...\(range.upperBound)")
                 }
             }
-            try bounded(l.kernel, "kernel", 1...Self.maximumKernel)
-            try bounded(l.stride, "stride", 1...Self.maximumKernel)
-            try bounded(l.units, "units", 1...Self.maximumUnits)
+            try bounded(l.kernel, "kernel", 1...Network.maximumKernel)
+            try bounded(l.stride, "stride", 1...Network.maximumKernel)
+            try bounded(l.units, "units", 1...Network.maximumUnits)
             if case let .explicit(p)? = l.padding {
-                for v in [p.top, p.bottom, p.left, p.right] { try bounded(v, "padding", 0...Self.maximumKernel) }
+                for v in [p.top, p.bottom, p.left, p.right] { try bounded(v, "padding", 0...Network.maximumKernel) }
             }
             if let e = l.epsilon, !(e.isFinite && e > 0) { throw ModelSpecError("model '\(spec.name)': batchnorm '\(l.name)' epsilon \(e) must be positive") }
             if let m = l.momentum, !(m.isFinite && m >= 0 && m <= 1) {
@@ -84,10 +117,10 @@ public final class Network<T: NeuralScalar> {
                 guard padding == nil || outH >= 1 else {
                     throw ModelSpecError("model '\(spec.name)': conv2d '\(l.name)' kernel \(k) is larger than its padded input \(shape)")
                 }
-                try Self.checkSize([k, k, shape[2], filters], of: l.name, in: spec.name, adding: &parameterCount)
+                try Network.checkSize([k, k, shape[2], filters], of: l.name, in: spec.name, adding: &parameterCount)
                 let conv = Conv2D<T>(name: l.name, inputChannels: shape[2], outputChannels: filters, kernelSize: (k, k),
                                      stride: stride, padding: padding, useBias: l.bias ?? true)
-                Self.heNormal(conv.kernel, fanIn: k * k * shape[2], using: &generator)
+                Network.heNormal(conv.kernel, fanIn: k * k * shape[2], using: &generator)
                 layer = conv
             case .batchnorm:
                 layer = BatchNorm<T>(name: l.name, channels: shape.last!, epsilon: T(l.epsilon ?? 1e-3),
@@ -111,29 +144,40 @@ public final class Network<T: NeuralScalar> {
                     throw ModelSpecError("model '\(spec.name)': dense '\(l.name)' needs a feature vector; add flatten or globalAveragePool before it")
                 }
                 let units = try need(l.units, "units")
-                try Self.checkSize([shape[0], units], of: l.name, in: spec.name, adding: &parameterCount)
+                try Network.checkSize([shape[0], units], of: l.name, in: spec.name, adding: &parameterCount)
                 let dense = Dense<T>(name: l.name, inputFeatures: shape[0], outputFeatures: units, useBias: l.bias ?? true)
-                Self.heNormal(dense.kernel, fanIn: shape[0], using: &generator)
+                Network.heNormal(dense.kernel, fanIn: shape[0], using: &generator)
                 layer = dense
             case .dropout:
                 let rate = try need(l.rate, "rate")
                 guard rate >= 0, rate < 1 else { throw ModelSpecError("model '\(spec.name)': dropout '\(l.name)' rate \(rate) is not in [0, 1)") }
                 layer = Dropout<T>(name: l.name, rate: rate, seed: seed &+ UInt64(index) &* 0x9E37_79B9)
+            case .residual:
+                guard depth < Builder.maximumDepth else {
+                    throw ModelSpecError("model '\(spec.name)': residual '\(l.name)' nests more than \(Builder.maximumDepth) deep")
+                }
+                guard let branchSpecs = l.layers, !branchSpecs.isEmpty else {
+                    throw ModelSpecError("model '\(spec.name)': residual '\(l.name)' needs 'layers' (its branch)")
+                }
+                // Distinct from the top level's indices, so dropout seeds never coincide.
+                let base = (index + 1) << 16
+                let (branch, branchShapes) = try chain(branchSpecs, input: shape, generator: &generator, depth: depth + 1, indexBase: base)
+                let (shortcut, shortcutShapes) = try chain(l.shortcut ?? [], input: shape, generator: &generator, depth: depth + 1,
+                                                           indexBase: base + branchSpecs.count)
+                guard branchShapes.last == shortcutShapes.last else {
+                    throw ModelSpecError("model '\(spec.name)': residual '\(l.name)': its branch gives \(branchShapes.last!) but its shortcut \(shortcutShapes.last!); give the shortcut layers that match (e.g. a 1×1 conv2d and batchnorm)")
+                }
+                layer = Residual<T>(name: l.name, branch: LayerChain(layers: branch, shapes: branchShapes),
+                                    shortcut: LayerChain(layers: shortcut, shapes: shortcutShapes))
             }
             shape = layer.outputShape(inputShape: shape)
             guard shape.allSatisfy({ $0 >= 1 }) else {
                 throw ModelSpecError("model '\(spec.name)': layer '\(l.name)' gives an empty output \(shape)")
             }
             var activations = 0
-            try Self.checkSize(shape, of: l.name, in: spec.name, adding: &activations)
-            layers.append(layer)
-            shapes.append(shape)
+            try Network.checkSize(shape, of: l.name, in: spec.name, adding: &activations)
+            return layer
         }
-        guard shape == [1] else {
-            throw ModelSpecError("model '\(spec.name)': the last layer must give one logit per sample, got shape \(shape)")
-        }
-        self.layers = layers
-        self.shapes = shapes
     }
 
     /// Limits on sizes read from model files: far above any patch classifier, small enough that

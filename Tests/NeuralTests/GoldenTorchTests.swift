@@ -24,7 +24,7 @@ import _TestSupport
         var steps: [String: Steps]
     }
 
-    static let names = ["golden-flatten", "golden-compact"]
+    static let names = ["golden-flatten", "golden-compact", "golden-residual"]
 
     static func load(_ name: String) throws -> Fixture {
         let url = TestPaths.fixtures.appendingPathComponent("golden/\(name).json")

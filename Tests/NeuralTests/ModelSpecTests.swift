@@ -18,6 +18,18 @@ import _TestSupport
         #expect(abs(Double(net.flopsPerSample) / 1e9 - 0.400) < 0.001)
     }
 
+    /// Counted by hand: stem 864 + 64; stage 1, two blocks of 2 × (9·32·32 + 64); stage 2,
+    /// 9·32·64 + 9·64·64 + 2·128 + 32·64 + 128, then 2 × (9·64·64 + 128); stage 3 likewise with
+    /// 64 → 128; the logit 128 + 1.
+    @Test func resnetSlim() throws {
+        let net = try Network<Float>(spec: ModelSpec.builtin("resnet-slim")!)
+        #expect(net.parameterCount() == 695_457)
+        #expect(net.shapes.last == [1])
+        #expect(net.layers.filter { $0 is Residual<Float> }.count == 6)
+        let gflop = Double(net.flopsPerSample) / 1e9
+        #expect(abs(gflop - 0.49) < 0.005, "resnet-slim: \(gflop) GFLOP per patch")
+    }
+
     @Test func vgg16MatchesKeras() throws {
         let net = try Network<Float>(spec: .vgg16())
         #expect(net.parameterCount() == 15_894_849)

@@ -23,62 +23,74 @@ public enum ONNXExport {
             nodes.append(GraphNode(name: name, op: op, inputs: [current] + inputs, outputs: [output], attributes: attributes))
             current = output
         }
-        for (index, layer) in spec.layers.enumerated() {
-            let input = network.shapes[index]  // NHWC without batch: [H, W, C] or [features]
-            func w(_ key: String) throws(GraphError) -> Tensor<Float> {
-                guard let t = weights["\(layer.name).\(key)"] else { throw GraphError("layer '\(layer.name)' has no \(key)") }
-                return t
-            }
-            switch layer.type {
-            case .conv2d:
-                let kernel = try w("kernel")  // [KH, KW, Cin, Cout]
-                let (kh, kw, cin, cout) = (kernel.shape[0], kernel.shape[1], kernel.shape[2], kernel.shape[3])
-                var oihw = [Float](repeating: 0, count: kernel.count)
-                for y in 0..<kh { for x in 0..<kw { for i in 0..<cin { for o in 0..<cout {
-                    oihw[((o * cin + i) * kh + y) * kw + x] = kernel.data[((y * kw + x) * cin + i) * cout + o]
-                } } } }
-                tensors["\(layer.name).weight"] = Tensor(shape: [cout, cin, kh, kw], data: oihw)
-                let stride = layer.stride ?? 1
-                let p: Padding2D = switch layer.padding ?? .same {
-                case .same: .same(height: input[0], width: input[1], kernel: kh, stride: stride)
-                case .valid: .zero
-                case let .explicit(p): p
+        // Residual blocks recurse: branch, then shortcut from the same input, then Add.
+        func emit(_ specs: [LayerSpec], _ layers: [any Layer<Float>], _ shapes: [[Int]]) throws(GraphError) {
+            for (index, layer) in specs.enumerated() {
+                let input = shapes[index]  // NHWC without batch: [H, W, C] or [features]
+                func w(_ key: String) throws(GraphError) -> Tensor<Float> {
+                    guard let t = weights["\(layer.name).\(key)"] else { throw GraphError("layer '\(layer.name)' has no \(key)") }
+                    return t
                 }
-                var inputs = ["\(layer.name).weight"]
-                if let bias = weights["\(layer.name).bias"] { tensors["\(layer.name).bias"] = bias; inputs.append("\(layer.name).bias") }
-                add("Conv", layer.name, inputs, ["kernel_shape": .ints([Int64(kh), Int64(kw)]), "strides": .ints([Int64(stride), Int64(stride)]),
-                                                  "pads": .ints([p.top, p.left, p.bottom, p.right].map { Int64($0) })])
-            case .batchnorm:
-                for (ours, theirs) in [("gamma", "weight"), ("beta", "bias"), ("moving_mean", "running_mean"), ("moving_variance", "running_var")] {
-                    tensors["\(layer.name).\(theirs)"] = try w(ours)
+                switch layer.type {
+                case .conv2d:
+                    let kernel = try w("kernel")  // [KH, KW, Cin, Cout]
+                    let (kh, kw, cin, cout) = (kernel.shape[0], kernel.shape[1], kernel.shape[2], kernel.shape[3])
+                    var oihw = [Float](repeating: 0, count: kernel.count)
+                    for y in 0..<kh { for x in 0..<kw { for i in 0..<cin { for o in 0..<cout {
+                        oihw[((o * cin + i) * kh + y) * kw + x] = kernel.data[((y * kw + x) * cin + i) * cout + o]
+                    } } } }
+                    tensors["\(layer.name).weight"] = Tensor(shape: [cout, cin, kh, kw], data: oihw)
+                    let stride = layer.stride ?? 1
+                    let p: Padding2D = switch layer.padding ?? .same {
+                    case .same: .same(height: input[0], width: input[1], kernel: kh, stride: stride)
+                    case .valid: .zero
+                    case let .explicit(p): p
+                    }
+                    var inputs = ["\(layer.name).weight"]
+                    if let bias = weights["\(layer.name).bias"] { tensors["\(layer.name).bias"] = bias; inputs.append("\(layer.name).bias") }
+                    add("Conv", layer.name, inputs, ["kernel_shape": .ints([Int64(kh), Int64(kw)]), "strides": .ints([Int64(stride), Int64(stride)]),
+                                                      "pads": .ints([p.top, p.left, p.bottom, p.right].map { Int64($0) })])
+                case .batchnorm:
+                    for (ours, theirs) in [("gamma", "weight"), ("beta", "bias"), ("moving_mean", "running_mean"), ("moving_variance", "running_var")] {
+                        tensors["\(layer.name).\(theirs)"] = try w(ours)
+                    }
+                    add("BatchNormalization", layer.name, ["weight", "bias", "running_mean", "running_var"].map { "\(layer.name).\($0)" },
+                        ["epsilon": .float(Float(layer.epsilon ?? 1e-3))])
+                case .relu:
+                    add("Relu", layer.name, [])
+                case .maxpool:
+                    let k = Int64(layer.kernel ?? 2), s = Int64(layer.stride ?? 2)
+                    add("MaxPool", layer.name, [], ["kernel_shape": .ints([k, k]), "strides": .ints([s, s])])
+                case .globalAveragePool:
+                    add("GlobalAveragePool", layer.name, [])
+                    add("Flatten", "\(layer.name)_flatten", [], ["axis": .int(1)])
+                case .flatten:
+                    if input.count == 3 && input[0] * input[1] > 1 { flattened = (input[0], input[1], input[2]) }
+                    add("Flatten", layer.name, [], ["axis": .int(1)])
+                case .dropout:
+                    continue
+                case .dense:
+                    var kernel = try w("kernel")  // [in, out]
+                    if let f = flattened {
+                        kernel = GraphModel.reorderedFlattenRows(kernel, h: f.h, w: f.w, c: f.c, toHWC: false)
+                        flattened = nil
+                    }
+                    tensors["\(layer.name).weight"] = kernel
+                    var inputs = ["\(layer.name).weight"]
+                    if let bias = weights["\(layer.name).bias"] { tensors["\(layer.name).bias"] = bias; inputs.append("\(layer.name).bias") }
+                    add("Gemm", layer.name, inputs)
+                case .residual:
+                    guard let block = layers[index] as? Residual<Float> else { throw GraphError("layer '\(layer.name)' is not a residual block") }
+                    let start = current
+                    try emit(layer.layers ?? [], block.branch.layers, block.branch.shapes)
+                    let branchOutput = current
+                    current = start
+                    try emit(layer.shortcut ?? [], block.shortcut.layers, block.shortcut.shapes)
+                    add("Add", layer.name, [branchOutput])
                 }
-                add("BatchNormalization", layer.name, ["weight", "bias", "running_mean", "running_var"].map { "\(layer.name).\($0)" },
-                    ["epsilon": .float(Float(layer.epsilon ?? 1e-3))])
-            case .relu:
-                add("Relu", layer.name, [])
-            case .maxpool:
-                let k = Int64(layer.kernel ?? 2), s = Int64(layer.stride ?? 2)
-                add("MaxPool", layer.name, [], ["kernel_shape": .ints([k, k]), "strides": .ints([s, s])])
-            case .globalAveragePool:
-                add("GlobalAveragePool", layer.name, [])
-                add("Flatten", "\(layer.name)_flatten", [], ["axis": .int(1)])
-            case .flatten:
-                if input.count == 3 && input[0] * input[1] > 1 { flattened = (input[0], input[1], input[2]) }
-                add("Flatten", layer.name, [], ["axis": .int(1)])
-            case .dropout:
-                continue
-            case .dense:
-                var kernel = try w("kernel")  // [in, out]
-                if let f = flattened {
-                    kernel = GraphModel.reorderedFlattenRows(kernel, h: f.h, w: f.w, c: f.c, toHWC: false)
-                    flattened = nil
-                }
-                tensors["\(layer.name).weight"] = kernel
-                var inputs = ["\(layer.name).weight"]
-                if let bias = weights["\(layer.name).bias"] { tensors["\(layer.name).bias"] = bias; inputs.append("\(layer.name).bias") }
-                add("Gemm", layer.name, inputs)
             }
         }
+        try emit(spec.layers, network.layers, network.shapes)
         add("Sigmoid", "probability", [])
         let graph = GraphModel(opset: opset, source: "histoscreen \(spec.name)", inputName: "input",
                                inputShape: [spec.inputShape[2], spec.inputShape[0], spec.inputShape[1]], outputName: current, nodes: nodes,
