@@ -147,6 +147,9 @@ bundle_cases = [
     ("input huge", "{bundle:json.architecture.inputShape=[16384,16384,3]}", "larger than 8192"),
     ("input zero", "{bundle:json.architecture.inputShape=[0,0,3]}", "not a square RGB patch"),
     ("two logits", "{bundle:json.architecture.layers.6.units=2}", "one logit"),
+    ("residual without a branch", "{bundle:json.architecture.layers.2={\"type\":\"residual\",\"name\":\"res\"}}", "needs 'layers'"),
+    ("residual paths disagree", "{bundle:json.architecture.layers.2={\"type\":\"residual\",\"name\":\"res\","
+                                "\"layers\":[{\"type\":\"maxpool\",\"name\":\"rp\",\"kernel\":2}]}}", "its branch gives"),
     ("operating point 2", "{bundle:json.operatingPoints={\"balanced\":2,\"screening\":0.1,\"screeningSensitivity\":0.95,"
                           "\"defaultPoint\":\"balanced\",\"chosenOn\":\"x\"}}", "invalid operating points"),
     ("operating point default unknown", "{bundle:json.operatingPoints={\"balanced\":0.5,\"screening\":0.1,\"screeningSensitivity\":0.95,"
@@ -221,6 +224,10 @@ for option, value, message in [
 case("train --augment sharpen", train + ["--train-data", "{mini}", "--arch", "compact-slim", "--augment", "sharpen"], 1, "unknown augmentation 'sharpen'")
 case("train --arch unknown", train + ["--train-data", "{mini}", "--arch", "resnet9000"], 64, "unknown architecture 'resnet9000'")
 case("train without data", ["train", "--out", "{tmp}/m.hsmodel"], 64, "give the data")
+case("ensemble of one", ["ensemble", "{model}", "--out", "{tmp}/e.hsmodel"], 64, "give two to nine model bundles")
+case("ensemble member missing", ["ensemble", "{model}", "{tmp}/none.hsmodel", "--out", "{tmp}/e.hsmodel"], 1, "none.hsmodel: no such model bundle")
+case("ensemble of other inputs", ["ensemble", "{model}", "{bundle:json.normalization.mean=[0.1,0.2,0.3]}", "--out", "{tmp}/e.hsmodel"], 1,
+     "normalises its input differently")
 case("calibrate without data", ["calibrate", "{model}"], 64, "give --manifest or --val-data")
 case("calibrate --sensitivity 1.5", ["calibrate", "{model}", "--val-data", "{mini}", "--sensitivity", "1.5"], 64, "--sensitivity must lie")
 case("calibrate --default-point best", ["calibrate", "{model}", "--val-data", "{mini}", "--default-point", "best"], 64, "--default-point")

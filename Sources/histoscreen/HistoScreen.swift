@@ -11,7 +11,7 @@ struct HistoScreen: ParsableCommand {
         commandName: "histoscreen",
         abstract: "Screen whole-slide histology images for tumour.",
         version: "\(histoScreenVersion)\nkernels: \(KernelSet.activeDescription)\nCPU: \(KernelSet.cpuName)",
-        subcommands: [Screen.self, TriageCommand.self, WorklistCommand.self, Info.self, Split.self, Train.self, Calibrate.self, Evaluate.self, EvaluateSlide.self, Import.self, Export.self, InitModel.self, Bench.self, BenchModel.self, MakeSlide.self]
+        subcommands: [Screen.self, TriageCommand.self, WorklistCommand.self, Info.self, Split.self, Train.self, Calibrate.self, Evaluate.self, EvaluateSlide.self, Import.self, Export.self, EnsembleCommand.self, InitModel.self, Bench.self, BenchModel.self, MakeSlide.self]
     )
 
     /// Refuses to run on a kernel set other than the one HISTOSCREEN_ISA asked for.
