@@ -1,13 +1,14 @@
 #!/usr/bin/env python3
 """The model card's table of training runs ("What each choice bought"), from committed files.
 
-    python3 Scripts/ablation_table.py [--figure docs/figures/ablations.png]
+    python3 Scripts/ablation_table.py [--figure docs/figures/ablations.png] [--curves docs/figures/network-curves.png]
 
 Each run is a training history (the bundle's history.json: one record per epoch with
 validationAUC, measured on half A of PCam's valid split, and seconds) and, where the run was
 evaluated, its half-B metrics.json from `Scripts/evaluate-model.sh` (slides never used for any
 choice). Half A chooses; half B is only reported. Prints a Markdown table; with --figure, also
-draws both AUCs per run (needs matplotlib: `python3 -m pip install matplotlib`).
+draws both AUCs per run, and with --curves each network's half-A AUC after every epoch against
+the minutes trained so far (both need matplotlib: `python3 -m pip install matplotlib`).
 """
 import argparse, json, os
 
@@ -30,7 +31,16 @@ RUNS = [
      f"{ABLATIONS}/slim-ema-slide-level-metrics.json"),
     ("+ weight EMA 0.999, label smoothing 0.1", f"{ABLATIONS}/slim-ema-ls-history.json",
      f"{ABLATIONS}/slim-ema-ls-slide-level-metrics.json"),
+    ("− colour jitter (D4 only)", f"{ABLATIONS}/no-jitter-history.json",
+     f"{ABLATIONS}/no-jitter-slide-level-metrics.json"),
+    ("the same, seed 2", f"{ABLATIONS}/seed2-history.json", f"{ABLATIONS}/seed2-slide-level-metrics.json"),
+    ("network: compact (2.4× the FLOPs)", f"{ABLATIONS}/compact-history.json",
+     f"{ABLATIONS}/compact-slide-level-metrics.json"),
 ]
+
+# Runs whose half-A AUC is drawn against training minutes (--curves): the networks, and the
+# bundled recipe's two seeds for the spread that the seed alone makes.
+CURVES = ["bundled: standard (d4, jitter)", "the same, seed 2", "network: compact (2.4× the FLOPs)"]
 
 
 def load(path):
@@ -45,6 +55,7 @@ def interval(i):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--figure", help="also draw the runs' AUCs to this PNG")
+    parser.add_argument("--curves", help="also draw half-A AUC against training minutes to this PNG")
     args = parser.parse_args()
 
     rows = []
@@ -70,6 +81,8 @@ def main():
 
     if args.figure:
         draw(rows, args.figure)
+    if args.curves:
+        draw_curves([(label, load(history)) for label, history, _ in RUNS if label in CURVES], args.curves)
 
 
 def draw(rows, path):
@@ -93,6 +106,38 @@ def draw(rows, path):
     ax.set_ylim(-0.7, len(rows) - 0.1)
     ax.legend(fontsize=8, loc="lower left")
     ax.grid(axis="x", alpha=0.3)
+    fig.tight_layout()
+    tmp = path + ".tmp.png"
+    fig.savefig(tmp)
+    os.replace(tmp, path)
+
+
+def draw_curves(runs, path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7.5, 4.2), dpi=120)
+    for label, history in runs:
+        if history is None:
+            continue
+        minutes, elapsed = [], 0.0
+        for e in history:
+            elapsed += e["seconds"] / 60
+            minutes.append(elapsed)
+        aucs = [e["validationAUC"] for e in history]
+        line, = ax.plot(minutes, aucs, "-o", markersize=3, linewidth=1.2, label=label)
+        best = max(range(len(aucs)), key=aucs.__getitem__)
+        ax.plot(minutes[best], aucs[best], "*", markersize=11, color=line.get_color())
+    ax.axhline(0.963, color="grey", linestyle="--", linewidth=1)
+    ax.text(1, 0.9635, "target 0.963", color="grey", fontsize=8, va="bottom")
+    ax.axvline(120, color="grey", linestyle=":", linewidth=1)
+    ax.text(121, 0.905, "2-hour\nbudget", color="grey", fontsize=8, va="bottom")
+    ax.set_ylim(0.90, 0.97)
+    ax.set_xlabel("training minutes (one thread; two runs side by side on a 2-core machine)")
+    ax.set_ylabel("AUC on validation half A (slides never trained on)")
+    ax.legend(fontsize=8, loc="lower right")
+    ax.grid(alpha=0.3)
     fig.tight_layout()
     tmp = path + ".tmp.png"
     fig.savefig(tmp)
