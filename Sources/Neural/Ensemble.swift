@@ -12,7 +12,7 @@ extension ModelBundle {
     public static func ensemble(_ members: [(path: String, bundle: ModelBundle)], name: String) throws(ModelBundleError) -> ModelBundle {
         guard members.count >= 2 else { throw ModelBundleError(path: name, problem: "an ensemble needs at least two models") }
         // Each member but the last nests one block deeper.
-        let depthLimit = 8
+        let depthLimit = Network<Float>.maximumResidualDepth
         guard members.count <= depthLimit + 1 else {
             throw ModelBundleError(path: name, problem: "an ensemble of \(members.count) models; at most \(depthLimit + 1)")
         }

@@ -59,8 +59,6 @@ public final class Network<T: NeuralScalar> {
 
         init(spec: ModelSpec, seed: UInt64) { self.spec = spec; self.seed = seed }
 
-        /// Residual blocks nest at most this deep (a file cannot exhaust the stack).
-        static var maximumDepth: Int { 8 }
 
         /// The layers of `specs` on an input of `input`, and each layer's input shape, then the output's.
         mutating func chain(_ specs: [LayerSpec], input: [Int], generator: inout SplitMix64, depth: Int,
@@ -153,8 +151,8 @@ public final class Network<T: NeuralScalar> {
                 guard rate >= 0, rate < 1 else { throw ModelSpecError("model '\(spec.name)': dropout '\(l.name)' rate \(rate) is not in [0, 1)") }
                 layer = Dropout<T>(name: l.name, rate: rate, seed: seed &+ UInt64(index) &* 0x9E37_79B9)
             case .residual:
-                guard depth < Builder.maximumDepth else {
-                    throw ModelSpecError("model '\(spec.name)': residual '\(l.name)' nests more than \(Builder.maximumDepth) deep")
+                guard depth < Network.maximumResidualDepth else {
+                    throw ModelSpecError("model '\(spec.name)': residual '\(l.name)' nests more than \(Network.maximumResidualDepth) deep")
                 }
                 guard let branchSpecs = l.layers, !branchSpecs.isEmpty else {
                     throw ModelSpecError("model '\(spec.name)': residual '\(l.name)' needs 'layers' (its branch)")
@@ -186,6 +184,8 @@ public final class Network<T: NeuralScalar> {
     public static var maximumKernel: Int { 64 }
     public static var maximumUnits: Int { 65_536 }
     public static var maximumParameters: Int { 1 << 28 }
+    /// Residual blocks nest at most this deep (a file cannot exhaust the stack).
+    public static var maximumResidualDepth: Int { 8 }
 
     /// Adds the element count of `shape` to `total`, refusing an overflow or more than
     /// `maximumParameters` (1 GiB of Float) before anything of that size is allocated.
@@ -289,9 +289,7 @@ public final class Network<T: NeuralScalar> {
             let retain = mode == .training && i >= first
             // Training: batch norm and the ReLU after it run as one pass (and their backward
             // passes as one), which saves a sweep over the activations each way.
-            if mode == .training, i + 1 < layers.count, let bn = layers[i] as? BatchNorm<T>,
-               let relu = layers[i + 1] as? ReLU<T>, let y = bn.forwardFusingReLU(h, retain: retain) {
-                relu.adoptOutput(y, mode: mode, retain: retain)
+            if let y = fusedBatchNormReLU(layers, at: i, h, mode: mode, retain: retain) {
                 fusedReLUs.insert(i + 1)
                 h = y
                 profile?.add(layer: i, forward: profileSeconds(since: begin))

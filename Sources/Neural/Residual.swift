@@ -1,3 +1,14 @@
+/// In training, `layers[i]` and the ReLU after it as one pass, when `layers[i]` is a batch norm
+/// that can fuse it (the ReLU's backward pass is then part of the batch norm's); nil otherwise,
+/// and nothing is run. Used by `Network` and `LayerChain` alike.
+func fusedBatchNormReLU<T: NeuralScalar>(_ layers: [any Layer<T>], at i: Int, _ x: Tensor<T>, mode: Mode,
+                                         retain: Bool) -> Tensor<T>? {
+    guard mode == .training, i + 1 < layers.count, let bn = layers[i] as? BatchNorm<T>,
+          let relu = layers[i + 1] as? ReLU<T>, let y = bn.forwardFusingReLU(x, retain: retain) else { return nil }
+    relu.adoptOutput(y, mode: mode, retain: retain)
+    return y
+}
+
 /// Layers run one after another inside a larger layer, as the network runs its own: in
 /// training, a batch norm and the ReLU after it run as one pass each way.
 public final class LayerChain<Scalar: NeuralScalar> {
@@ -21,9 +32,7 @@ public final class LayerChain<Scalar: NeuralScalar> {
         fusedReLUs = []
         var h = x, i = 0
         while i < layers.count {
-            if mode == .training, i + 1 < layers.count, let bn = layers[i] as? BatchNorm<Scalar>,
-               let relu = layers[i + 1] as? ReLU<Scalar>, let y = bn.forwardFusingReLU(h, retain: retain) {
-                relu.adoptOutput(y, mode: mode, retain: retain)
+            if let y = fusedBatchNormReLU(layers, at: i, h, mode: mode, retain: retain) {
                 fusedReLUs.insert(i + 1)
                 h = y
                 i += 2

@@ -67,6 +67,43 @@ public enum GradientCheck {
         return result
     }
 
+    /// The worst relative error `|analytic − numeric| / max(1, |analytic|, |numeric|)` of a whole
+    /// network's loss gradient (mean binary cross-entropy on `labels`, training mode), with
+    /// respect to every `inputStride`-th input element and every `parameterStride`-th element of
+    /// each trainable parameter.
+    public static func network(_ net: Network<Double>, input x: Tensor<Double>, labels: [Double], inputStride: Int,
+                               parameterStride: Int, epsilon: Double = 1e-6) -> Double {
+        func loss(_ input: Tensor<Double>) -> Double {
+            BinaryCrossEntropy.lossAndGradient(logits: net.forward(input, mode: .training), labels: labels).loss
+        }
+        net.zeroGradients()
+        let (_, dLogits) = BinaryCrossEntropy.lossAndGradient(logits: net.forward(x, mode: .training), labels: labels)
+        let dx = net.backward(dLogits, inputGradient: true)!
+        var worst = 0.0
+        func compare(_ analytic: Double, _ numeric: Double) {
+            worst = max(worst, abs(numeric - analytic) / max(1, abs(numeric), abs(analytic)))
+        }
+        for i in stride(from: 0, to: x.count, by: inputStride) {
+            var plus = x, minus = x
+            plus.data[i] += epsilon
+            minus.data[i] -= epsilon
+            compare(dx.data[i], (loss(plus) - loss(minus)) / (2 * epsilon))
+        }
+        for p in net.trainableParameters {
+            let analytic = p.gradient
+            for i in stride(from: 0, to: p.value.count, by: parameterStride) {
+                let saved = p.value.data[i]
+                p.value.data[i] = saved + epsilon
+                let lp = loss(x)
+                p.value.data[i] = saved - epsilon
+                let lm = loss(x)
+                p.value.data[i] = saved
+                compare(analytic.data[i], (lp - lm) / (2 * epsilon))
+            }
+        }
+        return worst
+    }
+
     static func sampleIndices(_ count: Int, _ samples: Int, seed: UInt64) -> [Int] {
         if count <= samples { return Array(0..<count) }
         var g = SplitMix64(seed: seed)

@@ -138,35 +138,8 @@ import _TestSupport
             .relu("r2"), .globalAveragePool("gap"), .dense("d1", 3), .relu("r3"), .dense("logit", 1),
         ])
         let net = try Network<Double>(spec: spec, seed: 3)
-        let x: Tensor<Double> = TestTensors.uniform([3, 6, 6, 2], seed: 4)
-        let labels: [Double] = [1, 0, 1]
-        func loss(_ input: Tensor<Double>) -> Double {
-            BinaryCrossEntropy.lossAndGradient(logits: net.forward(input, mode: .training), labels: labels).loss
-        }
-        net.zeroGradients()
-        let (_, dLogits) = BinaryCrossEntropy.lossAndGradient(logits: net.forward(x, mode: .training), labels: labels)
-        let dx = net.backward(dLogits, inputGradient: true)!
-        let eps = 1e-6
-        var worst = 0.0
-        for i in stride(from: 0, to: x.count, by: 7) {
-            var plus = x, minus = x
-            plus.data[i] += eps
-            minus.data[i] -= eps
-            let numeric = (loss(plus) - loss(minus)) / (2 * eps)
-            worst = max(worst, abs(numeric - dx.data[i]) / max(1, abs(numeric)))
-        }
-        for p in net.trainableParameters {
-            let analytic = p.gradient
-            for i in stride(from: 0, to: p.value.count, by: 5) {
-                let saved = p.value.data[i]
-                p.value.data[i] = saved + eps
-                let lp = loss(x)
-                p.value.data[i] = saved - eps
-                let lm = loss(x)
-                p.value.data[i] = saved
-                worst = max(worst, abs((lp - lm) / (2 * eps) - analytic.data[i]) / max(1, abs(analytic.data[i])))
-            }
-        }
+        let worst = GradientCheck.network(net, input: TestTensors.uniform([3, 6, 6, 2], seed: 4), labels: [1, 0, 1],
+                                          inputStride: 7, parameterStride: 5)
         #expect(worst < 1e-6, "worst relative error \(worst)")
     }
 }

@@ -39,39 +39,10 @@ import _TestSupport
     /// The whole network's loss gradient, through two blocks, against central differences.
     @Test func networkGradientsMatchCentralDifferences() throws {
         let net = try Network<Double>(spec: Self.spec, seed: 3)
-        let x: Tensor<Double> = TestTensors.uniform([3, 8, 8, 3], seed: 4)
-        let labels: [Double] = [1, 0, 1]
-        func loss(_ input: Tensor<Double>) -> Double {
-            BinaryCrossEntropy.lossAndGradient(logits: net.forward(input, mode: .training), labels: labels).loss
-        }
-        net.zeroGradients()
-        let (_, dLogits) = BinaryCrossEntropy.lossAndGradient(logits: net.forward(x, mode: .training), labels: labels)
-        let dx = try #require(net.backward(dLogits, inputGradient: true))
-        let eps = 1e-6
-        var worst = 0.0
-        func compare(_ analytic: Double, _ numeric: Double) {
-            worst = max(worst, abs(numeric - analytic) / max(1, abs(numeric), abs(analytic)))
-        }
-        for i in stride(from: 0, to: x.count, by: 5) {
-            var plus = x, minus = x
-            plus.data[i] += eps
-            minus.data[i] -= eps
-            compare(dx.data[i], (loss(plus) - loss(minus)) / (2 * eps))
-        }
         let parameters = net.trainableParameters
         #expect(parameters.contains { $0.name == "b2_proj.kernel" } && parameters.contains { $0.name == "b1_bn2.gamma" })
-        for p in parameters {
-            let analytic = p.gradient
-            for i in stride(from: 0, to: p.value.count, by: 3) {
-                let saved = p.value.data[i]
-                p.value.data[i] = saved + eps
-                let lp = loss(x)
-                p.value.data[i] = saved - eps
-                let lm = loss(x)
-                p.value.data[i] = saved
-                compare(analytic.data[i], (lp - lm) / (2 * eps))
-            }
-        }
+        let worst = GradientCheck.network(net, input: TestTensors.uniform([3, 8, 8, 3], seed: 4), labels: [1, 0, 1],
+                                          inputStride: 5, parameterStride: 3)
         #expect(worst < 1e-6, "worst relative error \(worst)")
     }
 
