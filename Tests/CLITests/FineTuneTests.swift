@@ -10,10 +10,12 @@ import _TestSupport
 @Suite struct FineTuneTests {
     let dir = TemporaryDirectory()
 
-    /// The bundled model exported to ONNX and imported back, as a graph bundle.
-    func importedBundledModel() throws -> URL {
-        let onnx = dir.file("bundled.onnx"), bundle = dir.file("imported.hsmodel")
-        #expect(try CLI.run(["export", TestPaths.samples.appendingPathComponent("models/histoscreen-pcam.hsmodel").path, "--onnx", onnx.path]).status == 0)
+    /// A built-in compact-slim network exported to ONNX and imported back, as a graph bundle. (Not
+    /// the bundled model: that may be a residual network, whose graph branches.)
+    func importedSequentialModel() throws -> URL {
+        let source = dir.file("compact-slim.hsmodel"), onnx = dir.file("bundled.onnx"), bundle = dir.file("imported.hsmodel")
+        #expect(try CLI.run(["init-model", "--arch", "compact-slim", "--out", source.path]).status == 0)
+        #expect(try CLI.run(["export", source.path, "--onnx", onnx.path]).status == 0)
         let pcam = try CLI.run(["import", onnx.path, "--out", bundle.path, "--model-mpp", "0.972", "--normalization", "pcam"])
         #expect(pcam.status == 0, "\(pcam.stderr)")
         return bundle
@@ -26,7 +28,7 @@ import _TestSupport
     }
 
     @Test func sequentialGraphsConvertExactly() throws {
-        let bundle = try ModelBundle.load(from: try importedBundledModel())
+        let bundle = try ModelBundle.load(from: try importedSequentialModel())
         let (spec, weights) = try SequentialConversion.convert(bundle.manifest.graph!, weights: bundle.graphWeights, name: "converted")
         let network = try Network<Float>(spec: spec)
         try network.loadWeights(weights)
@@ -50,7 +52,7 @@ import _TestSupport
     }
 
     @Test func trainFromImportedWeights() throws {
-        let bundle = try importedBundledModel()
+        let bundle = try importedSequentialModel()
         let labels = TestPaths.fixtures.appendingPathComponent("pcam-mini/labels.csv").path
         let split = dir.file("split.csv")
         #expect(try CLI.run(["split", labels, "--out", split.path]).status == 0)
