@@ -65,7 +65,6 @@ def onnx_model(manifest, weights):
     spec = manifest["architecture"]
     h, w, c = spec["inputShape"]
     nodes, inits = [], []
-    name = "x"
     counter = [0]
 
     def fresh(prefix):
@@ -76,62 +75,71 @@ def onnx_model(manifest, weights):
         inits.append(numpy_helper.from_array(np.ascontiguousarray(array.astype(np.float32)), key))
         return key
 
-    out = fresh("nchw")
-    nodes.append(helper.make_node("Transpose", [name], [out], perm=[0, 3, 1, 2]))
-    name, image = out, True
-    for layer in spec["layers"]:
-        t, lname = layer["type"], layer["name"]
-        if t == "conv2d":
-            k, stride, pad = layer["kernel"], layer.get("stride", 1), layer.get("padding", "same")
-            if pad == "same":
-                (t0, b0), (l0, r0) = same_padding(h, k, stride), same_padding(w, k, stride)
-            elif pad == "valid":
-                t0 = b0 = l0 = r0 = 0
+    def emit(layers, name, h, w):
+        """Appends the chain's nodes after `name`; returns the last output and its spatial size."""
+        for layer in layers:
+            t, lname = layer["type"], layer["name"]
+            if t == "conv2d":
+                k, stride, pad = layer["kernel"], layer.get("stride", 1), layer.get("padding", "same")
+                if pad == "same":
+                    (t0, b0), (l0, r0) = same_padding(h, k, stride), same_padding(w, k, stride)
+                elif pad == "valid":
+                    t0 = b0 = l0 = r0 = 0
+                else:
+                    t0, b0, l0, r0 = pad
+                inputs = [name, init(f"{lname}.W", weights[f"{lname}.kernel"].transpose(3, 2, 0, 1))]
+                if f"{lname}.bias" in weights:
+                    inputs.append(init(f"{lname}.B", weights[f"{lname}.bias"]))
+                out = fresh(lname)
+                nodes.append(helper.make_node("Conv", inputs, [out], kernel_shape=[k, k], strides=[stride, stride],
+                                              pads=[t0, l0, b0, r0]))
+                h, w = (h + t0 + b0 - k) // stride + 1, (w + l0 + r0 - k) // stride + 1
+            elif t == "batchnorm":
+                out = fresh(lname)
+                nodes.append(helper.make_node("BatchNormalization", [
+                    name, init(f"{lname}.g", weights[f"{lname}.gamma"]), init(f"{lname}.b", weights[f"{lname}.beta"]),
+                    init(f"{lname}.m", weights[f"{lname}.moving_mean"]), init(f"{lname}.v", weights[f"{lname}.moving_variance"])],
+                    [out], epsilon=layer.get("epsilon", 1e-3)))
+            elif t == "relu":
+                out = fresh(lname)
+                nodes.append(helper.make_node("Relu", [name], [out]))
+            elif t == "maxpool":
+                size = layer.get("kernel", 2)
+                stride = layer.get("stride", size)
+                out = fresh(lname)
+                nodes.append(helper.make_node("MaxPool", [name], [out], kernel_shape=[size, size], strides=[stride, stride]))
+                h, w = (h - size) // stride + 1, (w - size) // stride + 1
+            elif t == "globalAveragePool":
+                mid, out = fresh(lname), fresh(lname)
+                nodes.append(helper.make_node("GlobalAveragePool", [name], [mid]))
+                nodes.append(helper.make_node("Flatten", [mid], [out], axis=1))
+            elif t == "flatten":
+                mid, out = fresh(lname), fresh(lname)
+                nodes.append(helper.make_node("Transpose", [name], [mid], perm=[0, 2, 3, 1]))  # NHWC order, as HistoScreen
+                nodes.append(helper.make_node("Flatten", [mid], [out], axis=1))
+            elif t == "dense":
+                inputs = [name, init(f"{lname}.K", weights[f"{lname}.kernel"])]
+                if f"{lname}.bias" in weights:
+                    inputs.append(init(f"{lname}.C", weights[f"{lname}.bias"]))
+                out = fresh(lname)
+                nodes.append(helper.make_node("Gemm", inputs, [out]))
+            elif t == "residual":
+                # The branch's output plus the shortcut's (the identity when it has no layers).
+                branch, bh, bw = emit(layer["layers"], name, h, w)
+                shortcut, _, _ = emit(layer.get("shortcut") or [], name, h, w)
+                out = fresh(lname)
+                nodes.append(helper.make_node("Add", [branch, shortcut], [out]))
+                h, w = bh, bw
+            elif t == "dropout":
+                continue
             else:
-                t0, b0, l0, r0 = pad
-            inputs = [name, init(f"{lname}.W", weights[f"{lname}.kernel"].transpose(3, 2, 0, 1))]
-            if f"{lname}.bias" in weights:
-                inputs.append(init(f"{lname}.B", weights[f"{lname}.bias"]))
-            out = fresh(lname)
-            nodes.append(helper.make_node("Conv", inputs, [out], kernel_shape=[k, k], strides=[stride, stride],
-                                          pads=[t0, l0, b0, r0]))
-            h, w = (h + t0 + b0 - k) // stride + 1, (w + l0 + r0 - k) // stride + 1
-        elif t == "batchnorm":
-            out = fresh(lname)
-            nodes.append(helper.make_node("BatchNormalization", [
-                name, init(f"{lname}.g", weights[f"{lname}.gamma"]), init(f"{lname}.b", weights[f"{lname}.beta"]),
-                init(f"{lname}.m", weights[f"{lname}.moving_mean"]), init(f"{lname}.v", weights[f"{lname}.moving_variance"])],
-                [out], epsilon=layer.get("epsilon", 1e-3)))
-        elif t == "relu":
-            out = fresh(lname)
-            nodes.append(helper.make_node("Relu", [name], [out]))
-        elif t == "maxpool":
-            size = layer.get("kernel", 2)
-            stride = layer.get("stride", size)
-            out = fresh(lname)
-            nodes.append(helper.make_node("MaxPool", [name], [out], kernel_shape=[size, size], strides=[stride, stride]))
-            h, w = (h - size) // stride + 1, (w - size) // stride + 1
-        elif t == "globalAveragePool":
-            mid, out = fresh(lname), fresh(lname)
-            nodes.append(helper.make_node("GlobalAveragePool", [name], [mid]))
-            nodes.append(helper.make_node("Flatten", [mid], [out], axis=1))
-            image = False
-        elif t == "flatten":
-            mid, out = fresh(lname), fresh(lname)
-            nodes.append(helper.make_node("Transpose", [name], [mid], perm=[0, 2, 3, 1]))  # NHWC order, as HistoScreen
-            nodes.append(helper.make_node("Flatten", [mid], [out], axis=1))
-            image = False
-        elif t == "dense":
-            inputs = [name, init(f"{lname}.K", weights[f"{lname}.kernel"])]
-            if f"{lname}.bias" in weights:
-                inputs.append(init(f"{lname}.C", weights[f"{lname}.bias"]))
-            out = fresh(lname)
-            nodes.append(helper.make_node("Gemm", inputs, [out]))
-        elif t == "dropout":
-            continue
-        else:
-            raise ValueError(f"unsupported layer type {t}")
-        name = out
+                raise ValueError(f"unsupported layer type {t}")
+            name = out
+        return name, h, w
+
+    out = fresh("nchw")
+    nodes.append(helper.make_node("Transpose", ["x"], [out], perm=[0, 3, 1, 2]))
+    name, _, _ = emit(spec["layers"], out, h, w)
     nodes.append(helper.make_node("Sigmoid", [name], ["p"]))
     graph = helper.make_graph(nodes, spec["name"], [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", *spec["inputShape"]])],
                               [helper.make_tensor_value_info("p", TensorProto.FLOAT, ["N", 1])], inits)
