@@ -45,9 +45,13 @@ class Bundle(torch.nn.Module):
 
     def __init__(self, spec, w):
         super().__init__()
-        self.steps = []
         h, width, c = spec["inputShape"]
-        for layer in spec["layers"]:
+        self.steps, _ = self.chain(spec["layers"], w, h, width, c)
+
+    def chain(self, layers, w, h, width, c):
+        """The layers as a list of steps; returns it and the output's (h, width, c)."""
+        steps = []
+        for layer in layers:
             kind, name = layer["type"], layer["name"]
             if kind == "conv2d":
                 k, s = layer.get("kernel", 3), layer.get("stride", 1)
@@ -67,25 +71,25 @@ class Bundle(torch.nn.Module):
                 if conv.bias is not None:
                     conv.bias.data = torch.from_numpy(w[f"{name}.bias"])
                 self.add_module(name, conv)
-                self.steps.append(lambda x, conv=conv, p=(l, r, t, b): conv(torch.nn.functional.pad(x, p)))
+                steps.append(lambda x, conv=conv, p=(l, r, t, b): conv(torch.nn.functional.pad(x, p)))
                 h, width, c = (h + t + b - k) // s + 1, (width + l + r - k) // s + 1, layer["units"]
             elif kind == "batchnorm":
                 bn = torch.nn.BatchNorm2d(c, eps=layer.get("epsilon", 1e-3))
                 bn.weight.data, bn.bias.data = torch.from_numpy(w[f"{name}.gamma"]), torch.from_numpy(w[f"{name}.beta"])
                 bn.running_mean.data, bn.running_var.data = torch.from_numpy(w[f"{name}.moving_mean"]), torch.from_numpy(w[f"{name}.moving_variance"])
                 self.add_module(name, bn)
-                self.steps.append(bn)
+                steps.append(bn)
             elif kind == "relu":
-                self.steps.append(torch.relu)
+                steps.append(torch.relu)
             elif kind == "maxpool":
                 k, s = layer.get("kernel", 2), layer.get("stride", 2)
-                self.steps.append(lambda x, k=k, s=s: torch.nn.functional.max_pool2d(x, k, s))
+                steps.append(lambda x, k=k, s=s: torch.nn.functional.max_pool2d(x, k, s))
                 h, width = (h - k) // s + 1, (width - k) // s + 1
             elif kind == "globalAveragePool":
-                self.steps.append(lambda x: x.mean(dim=(2, 3)))
+                steps.append(lambda x: x.mean(dim=(2, 3)))
                 h = width = None
             elif kind == "flatten":
-                self.steps.append(lambda x: x.permute(0, 2, 3, 1).reshape(x.shape[0], -1) if x.dim() == 4 else x)
+                steps.append(lambda x: x.permute(0, 2, 3, 1).reshape(x.shape[0], -1) if x.dim() == 4 else x)
             elif kind == "dropout":
                 continue
             elif kind == "dense":
@@ -95,9 +99,21 @@ class Bundle(torch.nn.Module):
                 if linear.bias is not None:
                     linear.bias.data = torch.from_numpy(w[f"{name}.bias"])
                 self.add_module(name, linear)
-                self.steps.append(linear)
+                steps.append(linear)
+            elif kind == "residual":
+                # The branch's output plus the shortcut's (the identity when it has none).
+                branch, shape = self.chain(layer["layers"], w, h, width, c)
+                shortcut, _ = self.chain(layer.get("shortcut") or [], w, h, width, c)
+
+                def run(x, steps):
+                    for step in steps:
+                        x = step(x)
+                    return x
+                steps.append(lambda x, b=branch, s=shortcut: run(x, b) + run(x, s))
+                (h, width, c) = shape
             else:
                 raise SystemExit(f"layer type {kind} is not known to this script")
+        return steps, (h, width, c)
 
     def forward(self, nhwc):
         x = nhwc.permute(0, 3, 1, 2)
