@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Trains the bundled model from scratch, as docs/model-card.md describes: about 70 minutes
-# on one thread of this project's 2-core machines.
+# Trains the bundled model from scratch, as docs/model-card.md describes: about 80 minutes
+# on one thread of this project's 2-core machines. The recipe is D4 flips and rotations only
+# (`--augment d4`); the ablations before 2026-12-02 changed one thing about the earlier
+# `--augment standard` recipe (D4 and colour jitter), so their commands name it.
 #   1. extract the extra patches (docs/datasets.md):
 #        python3 ../shared/data/pcam-more/extract.py --ai4all GITDIR --ibm GITDIR --out .data/pcam-more
 #   2. bash Scripts/train-bundled-model.sh [OUT.hsmodel [CALIBRATED.hsmodel]] [train options]
@@ -29,7 +31,7 @@ if [ -f "$out/history.json" ]; then
 else
     resume=(); [ -d "$out.checkpoint" ] && resume=(--resume)
     "$bin" train --manifest "$manifest" --out "$out" --arch compact-slim --epochs 16 --patience 6 \
-        --augment standard --seed 1 --threads 1 "${resume[@]}" "$@"
+        --augment d4 --seed 1 --threads 1 "${resume[@]}" "$@"
 fi
 if [ -n "$calibrated" ]; then
     "$bin" calibrate "$out" --manifest "$manifest" --default-point screening --out "$calibrated" --json \
