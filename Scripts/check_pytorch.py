@@ -104,22 +104,21 @@ class Bundle(torch.nn.Module):
                 # The branch's output plus the shortcut's (the identity when it has none).
                 branch, shape = self.chain(layer["layers"], w, h, width, c)
                 shortcut, _ = self.chain(layer.get("shortcut") or [], w, h, width, c)
-
-                def run(x, steps):
-                    for step in steps:
-                        x = step(x)
-                    return x
-                steps.append(lambda x, b=branch, s=shortcut: run(x, b) + run(x, s))
+                steps.append(lambda x, b=branch, s=shortcut: run(b, x) + run(s, x))
                 (h, width, c) = shape
             else:
                 raise SystemExit(f"layer type {kind} is not known to this script")
         return steps, (h, width, c)
 
     def forward(self, nhwc):
-        x = nhwc.permute(0, 3, 1, 2)
-        for step in self.steps:
-            x = step(x)
-        return torch.sigmoid(x[:, 0])
+        return torch.sigmoid(run(self.steps, nhwc.permute(0, 3, 1, 2))[:, 0])
+
+
+def run(steps, x):
+    """x through the steps in turn."""
+    for step in steps:
+        x = step(x)
+    return x
 
 
 def main():

@@ -59,7 +59,6 @@ public final class Network<T: NeuralScalar> {
 
         init(spec: ModelSpec, seed: UInt64) { self.spec = spec; self.seed = seed }
 
-
         /// The layers of `specs` on an input of `input`, and each layer's input shape, then the output's.
         mutating func chain(_ specs: [LayerSpec], input: [Int], generator: inout SplitMix64, depth: Int,
                             indexBase: Int) throws(ModelSpecError) -> ([any Layer<T>], [[Int]]) {

@@ -47,21 +47,12 @@ public enum GradientCheck {
             if err > result.worstError { result.worstError = err; result.worstAt = "\(label): analytic \(analytic), numeric \(numeric)" }
         }
         for i in sampleIndices(input.count, samples, seed: seed) {
-            var plus = input, minus = input
-            plus.data[i] += epsilon
-            minus.data[i] -= epsilon
-            compare(dx.data[i], (f(plus) - f(minus)) / (2 * epsilon), "input[\(i)]")
+            compare(dx.data[i], centralDifference(f, at: input, i, epsilon: epsilon), "input[\(i)]")
         }
         for p in layer.isFrozen ? [] : layer.trainableParameters {
             let analytic = p.gradient
             for i in sampleIndices(p.value.count, samples, seed: seed &+ 1) {
-                let saved = p.value.data[i]
-                p.value.data[i] = saved + epsilon
-                let fp = f(input)
-                p.value.data[i] = saved - epsilon
-                let fm = f(input)
-                p.value.data[i] = saved
-                compare(analytic.data[i], (fp - fm) / (2 * epsilon), "\(p.name)[\(i)]")
+                compare(analytic.data[i], centralDifference({ f(input) }, in: p, i, epsilon: epsilon), "\(p.name)[\(i)]")
             }
         }
         return result
@@ -84,24 +75,35 @@ public enum GradientCheck {
             worst = max(worst, abs(numeric - analytic) / max(1, abs(numeric), abs(analytic)))
         }
         for i in stride(from: 0, to: x.count, by: inputStride) {
-            var plus = x, minus = x
-            plus.data[i] += epsilon
-            minus.data[i] -= epsilon
-            compare(dx.data[i], (loss(plus) - loss(minus)) / (2 * epsilon))
+            compare(dx.data[i], centralDifference(loss, at: x, i, epsilon: epsilon))
         }
         for p in net.trainableParameters {
             let analytic = p.gradient
             for i in stride(from: 0, to: p.value.count, by: parameterStride) {
-                let saved = p.value.data[i]
-                p.value.data[i] = saved + epsilon
-                let lp = loss(x)
-                p.value.data[i] = saved - epsilon
-                let lm = loss(x)
-                p.value.data[i] = saved
-                compare(analytic.data[i], (lp - lm) / (2 * epsilon))
+                compare(analytic.data[i], centralDifference({ loss(x) }, in: p, i, epsilon: epsilon))
             }
         }
         return worst
+    }
+
+    /// `(f(x + ε eᵢ) − f(x − ε eᵢ)) / 2ε`.
+    private static func centralDifference(_ f: (Tensor<Double>) -> Double, at x: Tensor<Double>, _ i: Int,
+                                          epsilon: Double) -> Double {
+        var plus = x, minus = x
+        plus.data[i] += epsilon
+        minus.data[i] -= epsilon
+        return (f(plus) - f(minus)) / (2 * epsilon)
+    }
+
+    /// The same in element `i` of a parameter, which is left as it was.
+    private static func centralDifference(_ f: () -> Double, in p: Parameter<Double>, _ i: Int, epsilon: Double) -> Double {
+        let saved = p.value.data[i]
+        p.value.data[i] = saved + epsilon
+        let fp = f()
+        p.value.data[i] = saved - epsilon
+        let fm = f()
+        p.value.data[i] = saved
+        return (fp - fm) / (2 * epsilon)
     }
 
     static func sampleIndices(_ count: Int, _ samples: Int, seed: UInt64) -> [Int] {
