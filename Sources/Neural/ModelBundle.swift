@@ -109,8 +109,20 @@ extension ModelManifest {
     }
 }
 
+/// An error about one file or folder, printed as "PATH: PROBLEM" and, when there is one, a
+/// second line "HINT: …" that says what to do. The CLI prints it as it is and exits non-zero.
+public protocol FileProblem: Error, CustomStringConvertible {
+    var path: String { get }
+    var problem: String { get }
+    var hint: String? { get }
+}
+
+extension FileProblem {
+    public var description: String { "\(path): \(problem)" + (hint.map { "\nHINT: \($0)" } ?? "") }
+}
+
 /// Why a model bundle could not be loaded or saved. Messages name the bundle.
-public struct ModelBundleError: Error, CustomStringConvertible, Equatable {
+public struct ModelBundleError: FileProblem, Equatable {
     public var path: String
     public var problem: String
     public var hint: String?
@@ -119,7 +131,6 @@ public struct ModelBundleError: Error, CustomStringConvertible, Equatable {
         self.problem = problem
         self.hint = hint
     }
-    public var description: String { "\(path): \(problem)" + (hint.map { "\nHINT: \($0)" } ?? "") }
 }
 
 /// A model bundle: a folder `NAME.hsmodel/` with `model.json` (a `ModelManifest`) and

@@ -22,12 +22,11 @@ public struct ScreenOptions: Sendable, Codable, Equatable {
 }
 
 /// Why a slide could not be screened.
-public struct ScreenError: Error, CustomStringConvertible, Equatable {
+public struct ScreenError: FileProblem, Equatable {
     public var path: String
     public var problem: String
     public var hint: String?
     public init(path: String, problem: String, hint: String? = nil) { self.path = path; self.problem = problem; self.hint = hint }
-    public var description: String { "\(path): \(problem)" + (hint.map { "\nHINT: \($0)" } ?? "") }
 }
 
 /// The per-cell result of screening one slide.

@@ -1,5 +1,6 @@
 import Foundation
 import Imaging
+import Neural
 
 /// One labelled patch of a dataset.
 public struct PatchRecord: Sendable, Equatable {
@@ -13,7 +14,7 @@ public struct PatchRecord: Sendable, Equatable {
 }
 
 /// Why a dataset could not be read. Messages name the file.
-public struct DatasetError: Error, CustomStringConvertible, Equatable {
+public struct DatasetError: FileProblem, Equatable {
     public var path: String
     public var problem: String
     public var hint: String?
@@ -22,7 +23,6 @@ public struct DatasetError: Error, CustomStringConvertible, Equatable {
         self.problem = problem
         self.hint = hint
     }
-    public var description: String { "\(path): \(problem)" + (hint.map { "\nHINT: \($0)" } ?? "") }
 }
 
 /// A labelled patch dataset in one of three layouts:
