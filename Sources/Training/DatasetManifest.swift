@@ -63,6 +63,26 @@ public struct DatasetManifest: Sendable, Equatable {
         self.source = source
     }
 
+    /// `path` relative to the folder `base` (absolute paths as given), with "." and ".." folded
+    /// by their names, so that a bundle's provenance records `Samples/datasets/../../.data/x`
+    /// as `.data/x` and `../shared/data` stays relative. Foundation's `standardizingPath` folds
+    /// ".." only in absolute paths.
+    public static func resolve(_ path: String, against base: String) -> String {
+        if path.hasPrefix("/") { return path }
+        let absolute = base.hasPrefix("/")
+        var parts: [Substring] = []
+        for part in ((base.isEmpty ? "" : base + "/") + path).split(separator: "/") {
+            switch part {
+            case ".": continue
+            case "..":
+                if let last = parts.last, last != ".." { parts.removeLast() } else if !absolute { parts.append(part) }
+            default: parts.append(part)
+            }
+        }
+        let joined = parts.joined(separator: "/")
+        return absolute ? "/" + joined : (joined.isEmpty ? "." : joined)
+    }
+
     /// Reads a manifest CSV; relative paths are resolved against its folder.
     public static func read(_ path: String) throws(DatasetError) -> DatasetManifest {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
@@ -75,9 +95,7 @@ public struct DatasetManifest: Sendable, Equatable {
         }
         let splitColumn = header.firstIndex(of: "split"), subsetsColumn = header.firstIndex(of: "subsets")
         let base = (path as NSString).deletingLastPathComponent
-        func resolve(_ p: String) -> String {
-            p.hasPrefix("/") || base.isEmpty ? p : ((base as NSString).appendingPathComponent(p) as NSString).standardizingPath
-        }
+        func resolve(_ p: String) -> String { Self.resolve(p, against: base) }
         var entries: [Entry] = []
         for (index, row) in rows.dropFirst().enumerated() where !(row.allSatisfy { $0.trimmingCharacters(in: .whitespaces).isEmpty }) {
             func field(_ column: Int?) -> String? {

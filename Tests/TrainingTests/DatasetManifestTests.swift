@@ -76,6 +76,22 @@ import _TestSupport
         #expect(only.records.first?.id.contains("/") == false)  // one dataset keeps its own ids
     }
 
+    /// Entries resolve against the manifest's folder, with ".." folded, so that a bundle's
+    /// provenance names the datasets as a user at the repository root would.
+    @Test(arguments: [
+        ("Samples/datasets", "../../../shared/data/pcam-kaggle", "../shared/data/pcam-kaggle"),
+        ("Samples/datasets", "../../.data/pcam-more/x", ".data/pcam-more/x"),
+        ("Samples/datasets", "../models/split.csv", "Samples/models/split.csv"),
+        ("Samples/datasets", "./a/./b/", "Samples/datasets/a/b"),
+        ("Samples", "..", "."),
+        ("", "../x", "../x"),
+        ("/data/sets", "../../../x", "/x"),
+        ("/data/sets", "/elsewhere/../y", "/elsewhere/../y"),
+    ])
+    func entriesResolveAgainstTheManifestFolder(base: String, entry: String, expected: String) {
+        #expect(DatasetManifest.resolve(entry, against: base) == expected)
+    }
+
     @Test func manifestErrorsNameTheLineAndThePatch() throws {
         _ = try mixedKaggle("setA")
         let manifest = dir.file("bad.csv")
