@@ -37,6 +37,8 @@ RUNS = [
      f"{ABLATIONS}/no-jitter-slide-level-metrics.json"),
     ("− colour jitter, seed 2", f"{ABLATIONS}/no-jitter-seed2-history.json",
      f"{ABLATIONS}/no-jitter-seed2-slide-level-metrics.json"),
+    ("− colour jitter, 24 epochs (2 threads)", f"{ABLATIONS}/no-jitter-e24-history.json",
+     f"{ABLATIONS}/no-jitter-e24-slide-level-metrics.json"),
     ("network: compact (2.4× the FLOPs)", f"{ABLATIONS}/compact-history.json",
      f"{ABLATIONS}/compact-slide-level-metrics.json"),
     ("network: resnet-slim (residual, 1.2× the FLOPs)", f"{ABLATIONS}/resnet-slim-history.json",
@@ -44,9 +46,11 @@ RUNS = [
 ]
 
 # Runs whose half-A AUC is drawn against training minutes (--curves): the networks, and the
-# `standard` recipe's two seeds for the spread that the seed alone makes, and the bundled run.
+# `standard` recipe's two seeds for the spread that the seed alone makes, the bundled run and
+# its 24-epoch schedule (on 2 threads, so its minutes are shorter than one thread's).
 CURVES = ["standard (d4, jitter): bundled until 2026-12-01", "standard, seed 2", "network: compact (2.4× the FLOPs)",
-          "network: resnet-slim (residual, 1.2× the FLOPs)", "− colour jitter (D4 only): bundled since 2026-12-02"]
+          "network: resnet-slim (residual, 1.2× the FLOPs)", "− colour jitter (D4 only): bundled since 2026-12-02",
+          "− colour jitter, 24 epochs (2 threads)"]
 
 
 def load(path):
