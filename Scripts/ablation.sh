@@ -17,11 +17,7 @@ name="$1"; shift
 run=.data/runs/$name.hsmodel
 mkdir -p docs/ablations
 bash Scripts/train-bundled-model.sh "$run" ".data/runs/$name-cal.hsmodel" --quiet "$@"
-bin="$(swift build -c release --show-bin-path)/histoscreen"
 bash Scripts/evaluate-model.sh ".data/runs/$name-cal.hsmodel" ".data/eval/$name"
-# Half A's predictions, for the paired differences of Scripts/ensemble_auc.py.
-"$bin" evaluate ".data/runs/$name-cal.hsmodel" .data/pcam-more/ai4all-pcam-valid \
-    --split Samples/datasets/ai4all-pcam-valid-split.csv --subset val --out ".data/eval/$name/val-a" --quiet --json > /dev/null
 cp "$run/history.json" "docs/ablations/$name-history.json"
 cp ".data/eval/$name/slide-level/metrics.json" "docs/ablations/$name-slide-level-metrics.json"
 cp ".data/eval/$name/patch-level/metrics.json" "docs/ablations/$name-patch-level-metrics.json"

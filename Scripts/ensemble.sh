@@ -28,8 +28,6 @@ rm -rf ".data/runs/$name.hsmodel" ".data/runs/$name-cal.hsmodel"
 "$bin" calibrate ".data/runs/$name.hsmodel" --manifest "$manifest" --default-point screening \
     --out ".data/runs/$name-cal.hsmodel" --json > ".data/runs/$name-cal.json"
 bash Scripts/evaluate-model.sh ".data/runs/$name-cal.hsmodel" ".data/eval/$name"
-"$bin" evaluate ".data/runs/$name-cal.hsmodel" .data/pcam-more/ai4all-pcam-valid \
-    --split Samples/datasets/ai4all-pcam-valid-split.csv --subset val --out ".data/eval/$name/val-a" --quiet --json > /dev/null
 cp ".data/runs/$name-cal.json" "docs/ablations/$name-calibration.json"
 cp ".data/eval/$name/slide-level/metrics.json" "docs/ablations/$name-slide-level-metrics.json"
 cp ".data/eval/$name/patch-level/metrics.json" "docs/ablations/$name-patch-level-metrics.json"

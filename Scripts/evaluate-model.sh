@@ -5,6 +5,8 @@
 # calibration, galleries) for
 #   slide-level: half B of PCam's valid split (slides never used for training or any choice)
 #   patch-level: the 773-patch test subset of pcam-kaggle (may share slides with training)
+# and OUTDIR/val-a/: half A, which chose the epoch and thresholds, for the paired differences of
+# Scripts/ensemble_auc.py between runs (not a figure of merit).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 model="$1"; out="$2"
@@ -18,6 +20,8 @@ for tta in "" "--tta"; do
     "$bin" evaluate "$model" ../shared/data/pcam-kaggle --split Samples/models/pcam-kaggle-split.csv --subset test \
         --out "$out/patch-level$suffix" --quiet $tta --json > /dev/null
 done
+"$bin" evaluate "$model" "$valid" --split Samples/datasets/ai4all-pcam-valid-split.csv --subset val \
+    --out "$out/val-a" --quiet --json > /dev/null
 python3 - "$out" <<'PY'
 import json, sys, os
 out = sys.argv[1]
