@@ -36,6 +36,9 @@ public struct TrainingOptions: Sendable, Codable, Equatable {
     /// updated after every step; validation, the epoch choice and the bundle then use the
     /// average. Nil for none.
     public var weightAverageDecay: Double?
+    /// Mixup's α: each training patch and its target are blended with another of the batch by
+    /// λ ~ Beta(α, α) (see `Mixup`). Nil for none.
+    public var mixupAlpha: Double?
 
     public init() {}
 
@@ -245,8 +248,13 @@ public final class Trainer {
                 input.withUnsafeMutableBufferPointer { dst in
                     gathered.withUnsafeBufferPointer { augmenter.fill(dst.baseAddress!, from: $0.baseAddress!, count: n, generator: &generator) }
                 }
+                var labels = members.map { trainLabels[$0] }
+                if let alpha = options.mixupAlpha {
+                    labels = input.withUnsafeMutableBufferPointer {
+                        Mixup(alpha: alpha).mix($0.baseAddress!, targets: labels, size: 96 * 96 * 3, generator: &generator)
+                    }
+                }
                 let x = Tensor<Float>(shape: [n, 96, 96, 3], data: Array(input.prefix(n * 96 * 96 * 3)))
-                let labels = members.map { trainLabels[$0] }
                 let smoothing = Float(options.labelSmoothing ?? 0)
                 let targets = smoothing == 0 ? labels : labels.map { $0 * (1 - smoothing) + smoothing / 2 }
                 network.zeroGradients()
@@ -266,7 +274,8 @@ public final class Trainer {
                 }
                 lossSum += Double(loss) * Double(n)
                 seen += n
-                for (z, y) in zip(logits.data, labels) where (z >= 0) == (y == 1) { correct += 1 }
+                // Against the larger share of each (possibly blended) target.
+                for (z, y) in zip(logits.data, labels) where (z >= 0) == (y > 0.5) { correct += 1 }
                 let elapsed = Date().timeIntervalSince(epochStart)
                 let rate = Double(seen) / max(elapsed, 1e-9)
                 let remaining = Double(trainIndices.count - seen) / rate

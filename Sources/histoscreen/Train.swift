@@ -47,6 +47,8 @@ struct Train: ParsableCommand {
     @Option(help: "Label smoothing ε: targets become y·(1 − ε) + ε/2 (0: none).") var labelSmoothing = 0.0
     @Option(help: "Keep an exponential moving average of the weights with this decay (e.g. 0.999); validation and the bundle use it.")
     var weightAverage: Double?
+    @Option(help: "Mixup α: blend each training patch and its label with another of the batch by λ ~ Beta(α, α) (e.g. 0.2).")
+    var mixup: Double?
     @Option(help: "Freeze the layers before this one (e.g. block5_conv1 for vgg16).") var trainableFrom: String?
     @Option(name: .customLong("init"), help: "Start from this bundle's architecture and weights (built-in, or an imported sequential graph), keeping its normalisation and µm per pixel.")
     var initFrom: String?
@@ -66,6 +68,7 @@ struct Train: ParsableCommand {
         guard epochs >= 1, batch >= 1, lr > 0 else { throw ValidationError("--epochs, --batch and --lr must be positive") }
         guard (0..<1).contains(labelSmoothing) else { throw ValidationError("--label-smoothing must be at least 0 and below 1") }
         if let weightAverage, !(0..<1).contains(weightAverage) { throw ValidationError("--weight-average must be at least 0 and below 1") }
+        if let mixup, !(mixup > 0 && mixup.isFinite) { throw ValidationError("--mixup must be a positive number") }
         if ModelSpec.builtin(arch) == nil && !FileManager.default.fileExists(atPath: arch) {
             throw ValidationError("unknown architecture '\(arch)': choose \(ModelSpec.builtinNames.joined(separator: ", ")), or give a ModelSpec JSON file")
         }
@@ -106,6 +109,7 @@ struct Train: ParsableCommand {
         options.positiveWeight = positiveWeight
         options.labelSmoothing = labelSmoothing == 0 ? nil : labelSmoothing
         options.weightAverageDecay = weightAverage
+        options.mixupAlpha = mixup
         options.trainableFrom = trainableFrom
         options.initFrom = initFrom
         options.micronsPerPixel = mpp

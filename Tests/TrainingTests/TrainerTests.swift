@@ -137,6 +137,32 @@ import _TestSupport
         for epoch in smoothed.history { #expect(epoch.trainLoss >= floor - 1e-5, "epoch \(epoch.epoch): \(epoch.trainLoss)") }
     }
 
+    /// Mixup changes what the network is trained on (the training losses differ from a plain
+    /// run's) and draws only from the run's seeded generator, so an interrupted run resumes
+    /// exactly; a checkpoint without mixup cannot be resumed with it.
+    @Test func mixupIsSeededAndResumable() throws {
+        let plain = try Setup(epochs: 2)
+        let a = try Trainer(dataset: plain.data, split: plain.split, options: plain.options)
+            .run(output: plain.dir.file("a.hsmodel"), resume: false) { _ in }
+        var mixed = try Setup(epochs: 2)
+        mixed.options.mixupAlpha = 0.4
+        let b = try Trainer(dataset: mixed.data, split: mixed.split, options: mixed.options)
+            .run(output: mixed.dir.file("b.hsmodel"), resume: false) { _ in }
+        #expect(a.history.map(\.trainLoss) != b.history.map(\.trainLoss))
+
+        let out = mixed.dir.file("c.hsmodel")
+        let interrupted = Trainer(dataset: mixed.data, split: mixed.split, options: mixed.options)
+        interrupted.interruptAfterEpoch = 1
+        _ = try interrupted.run(output: out, resume: false) { _ in }
+        #expect(throws: DatasetError.self) {
+            try Trainer(dataset: plain.data, split: plain.split, options: plain.options).run(output: out, resume: true) { _ in }
+        }
+        let c = try Trainer(dataset: mixed.data, split: mixed.split, options: mixed.options).run(output: out, resume: true) { _ in }
+        #expect(b.history.map(\.trainLoss) == c.history.map(\.trainLoss))
+        let same = try ModelBundle.load(from: mixed.dir.file("b.hsmodel")).network.weights() == ModelBundle.load(from: out).network.weights()
+        #expect(same, "the resumed mixup run's weights differ")
+    }
+
     @Test func dihedralViewsAreTheEightSymmetries() {
         // Each of the 8 maps is a bijection of a 3×3 grid, and they are all different.
         var maps = Set<[Int]>()
