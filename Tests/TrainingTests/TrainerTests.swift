@@ -30,12 +30,26 @@ import _TestSupport
             options.seed = 4
             options.patience = 100
         }
+
+        /// Trains with these settings into DIR/NAME, stopping after `interruptAfter` epochs
+        /// (checkpoint, no bundle) when given.
+        @discardableResult
+        func train(_ name: String, options: TrainingOptions? = nil, resume: Bool = false, interruptAfter: Int? = nil,
+                   events: (TrainingEvent) -> Void = { _ in }) throws -> TrainingResult {
+            let trainer = Trainer(dataset: data, split: split, options: options ?? self.options)
+            trainer.interruptAfterEpoch = interruptAfter
+            return try trainer.run(output: dir.file(name), resume: resume, events: events)
+        }
+
+        func weights(_ name: String) throws -> [String: Tensor<Float>] {
+            try ModelBundle.load(from: dir.file(name)).network.weights()
+        }
     }
 
     @Test func trainingLowersTheLossAndBeatsChance() throws {
         let s = try Setup(epochs: 6)
         let out = s.dir.file("tiny.hsmodel")
-        let result = try Trainer(dataset: s.data, split: s.split, options: s.options).run(output: out, resume: false) { _ in }
+        let result = try s.train("tiny.hsmodel")
         let first = result.history.first!, last = result.history.last!
         #expect(last.trainLoss < first.trainLoss, "train loss \(first.trainLoss) → \(last.trainLoss)")
         #expect(result.validationAUC > 0.7, "validation AUC \(result.validationAUC)")
@@ -59,17 +73,14 @@ import _TestSupport
     /// An interrupted run resumed from its checkpoint ends where an uninterrupted run ends.
     @Test func resumeContinuesExactly() throws {
         let whole = try Setup(epochs: 3)
-        let a = try Trainer(dataset: whole.data, split: whole.split, options: whole.options)
-            .run(output: whole.dir.file("a.hsmodel"), resume: false) { _ in }
+        let a = try whole.train("a.hsmodel")
 
         let first = try Setup(epochs: 3)
         let out = first.dir.file("b.hsmodel")
-        let interrupted = Trainer(dataset: first.data, split: first.split, options: first.options)
-        interrupted.interruptAfterEpoch = 2
-        _ = try interrupted.run(output: out, resume: false) { _ in }
+        try first.train("b.hsmodel", interruptAfter: 2)
         #expect(!FileManager.default.fileExists(atPath: out.path), "an interrupted run writes no bundle")
         var resumedFrom = -1
-        let b = try Trainer(dataset: first.data, split: first.split, options: first.options).run(output: out, resume: true) { event in
+        let b = try first.train("b.hsmodel", resume: true) { event in
             if case let .resumed(epoch) = event { resumedFrom = epoch }
         }
         #expect(resumedFrom == 2)
@@ -77,15 +88,13 @@ import _TestSupport
         for (x, y) in zip(a.history, b.history) {
             #expect(abs(x.trainLoss - y.trainLoss) < 1e-9 && abs(x.validationAUC - y.validationAUC) < 1e-9, "epoch \(x.epoch)")
         }
-        let wa = try ModelBundle.load(from: whole.dir.file("a.hsmodel")).network.weights()
-        let wb = try ModelBundle.load(from: out).network.weights()
-        let same = wa == wb
+        let same = try whole.weights("a.hsmodel") == first.weights("b.hsmodel")
         #expect(same, "the resumed run's weights differ from the uninterrupted run's")
         // Other settings cannot resume this checkpoint.
         var other = first.options
         other.learningRate *= 2
         #expect(throws: DatasetError.self) {
-            try Trainer(dataset: first.data, split: first.split, options: other).run(output: out, resume: true) { _ in }
+            try first.train("b.hsmodel", options: other, resume: true)
         }
     }
 
@@ -95,33 +104,26 @@ import _TestSupport
     /// interrupted run with an average resumes exactly.
     @Test func weightAverageJudgesWithoutChangingTraining() throws {
         let plain = try Setup(epochs: 3)
-        let a = try Trainer(dataset: plain.data, split: plain.split, options: plain.options)
-            .run(output: plain.dir.file("a.hsmodel"), resume: false) { _ in }
+        let a = try plain.train("a.hsmodel")
 
         var zero = try Setup(epochs: 3)
         zero.options.weightAverageDecay = 0
-        let b = try Trainer(dataset: zero.data, split: zero.split, options: zero.options)
-            .run(output: zero.dir.file("b.hsmodel"), resume: false) { _ in }
+        let b = try zero.train("b.hsmodel")
         #expect(a.history.map(\.trainLoss) == b.history.map(\.trainLoss))
         #expect(a.history.map(\.validationAUC) == b.history.map(\.validationAUC))
-        let same = try ModelBundle.load(from: plain.dir.file("a.hsmodel")).network.weights()
-            == ModelBundle.load(from: zero.dir.file("b.hsmodel")).network.weights()
+        let same = try plain.weights("a.hsmodel") == zero.weights("b.hsmodel")
         #expect(same)
 
         var averaged = try Setup(epochs: 3)
         averaged.options.weightAverageDecay = 0.9
-        let c = try Trainer(dataset: averaged.data, split: averaged.split, options: averaged.options)
-            .run(output: averaged.dir.file("c.hsmodel"), resume: false) { _ in }
+        let c = try averaged.train("c.hsmodel")
         #expect(a.history.map(\.trainLoss) == c.history.map(\.trainLoss))
         #expect(a.history.map(\.validationLoss) != c.history.map(\.validationLoss))
 
-        let out = averaged.dir.file("d.hsmodel")
-        let interrupted = Trainer(dataset: averaged.data, split: averaged.split, options: averaged.options)
-        interrupted.interruptAfterEpoch = 2
-        _ = try interrupted.run(output: out, resume: false) { _ in }
-        let d = try Trainer(dataset: averaged.data, split: averaged.split, options: averaged.options).run(output: out, resume: true) { _ in }
+        try averaged.train("d.hsmodel", interruptAfter: 2)
+        let d = try averaged.train("d.hsmodel", resume: true)
         #expect(c.history.map(\.validationLoss) == d.history.map(\.validationLoss))
-        let resumed = try ModelBundle.load(from: averaged.dir.file("c.hsmodel")).network.weights() == ModelBundle.load(from: out).network.weights()
+        let resumed = try averaged.weights("c.hsmodel") == averaged.weights("d.hsmodel")
         #expect(resumed, "the resumed run's averaged weights differ")
     }
 
@@ -130,10 +132,10 @@ import _TestSupport
     @Test func labelSmoothingSoftensTheTargets() throws {
         let floor = -(0.55 * log(0.55) + 0.45 * log(0.45))
         var s = try Setup(epochs: 4)
-        let plain = try Trainer(dataset: s.data, split: s.split, options: s.options).run(output: s.dir.file("p.hsmodel"), resume: false) { _ in }
+        let plain = try s.train("p.hsmodel")
         #expect(plain.history.last!.trainLoss < floor - 0.05)
         s.options.labelSmoothing = 0.9
-        let smoothed = try Trainer(dataset: s.data, split: s.split, options: s.options).run(output: s.dir.file("s.hsmodel"), resume: false) { _ in }
+        let smoothed = try s.train("s.hsmodel")
         for epoch in smoothed.history { #expect(epoch.trainLoss >= floor - 1e-5, "epoch \(epoch.epoch): \(epoch.trainLoss)") }
     }
 
@@ -142,24 +144,17 @@ import _TestSupport
     /// exactly; a checkpoint without mixup cannot be resumed with it.
     @Test func mixupIsSeededAndResumable() throws {
         let plain = try Setup(epochs: 2)
-        let a = try Trainer(dataset: plain.data, split: plain.split, options: plain.options)
-            .run(output: plain.dir.file("a.hsmodel"), resume: false) { _ in }
+        let a = try plain.train("a.hsmodel")
         var mixed = try Setup(epochs: 2)
         mixed.options.mixupAlpha = 0.4
-        let b = try Trainer(dataset: mixed.data, split: mixed.split, options: mixed.options)
-            .run(output: mixed.dir.file("b.hsmodel"), resume: false) { _ in }
+        let b = try mixed.train("b.hsmodel")
         #expect(a.history.map(\.trainLoss) != b.history.map(\.trainLoss))
 
-        let out = mixed.dir.file("c.hsmodel")
-        let interrupted = Trainer(dataset: mixed.data, split: mixed.split, options: mixed.options)
-        interrupted.interruptAfterEpoch = 1
-        _ = try interrupted.run(output: out, resume: false) { _ in }
-        #expect(throws: DatasetError.self) {
-            try Trainer(dataset: plain.data, split: plain.split, options: plain.options).run(output: out, resume: true) { _ in }
-        }
-        let c = try Trainer(dataset: mixed.data, split: mixed.split, options: mixed.options).run(output: out, resume: true) { _ in }
+        try mixed.train("c.hsmodel", interruptAfter: 1)
+        #expect(throws: DatasetError.self) { try mixed.train("c.hsmodel", options: plain.options, resume: true) }
+        let c = try mixed.train("c.hsmodel", resume: true)
         #expect(b.history.map(\.trainLoss) == c.history.map(\.trainLoss))
-        let same = try ModelBundle.load(from: mixed.dir.file("b.hsmodel")).network.weights() == ModelBundle.load(from: out).network.weights()
+        let same = try mixed.weights("b.hsmodel") == mixed.weights("c.hsmodel")
         #expect(same, "the resumed mixup run's weights differ")
     }
 
@@ -186,7 +181,7 @@ extension TrainerTests {
         s.options.learningRate = 1e30
         let out = s.dir.file("diverged.hsmodel")
         #expect {
-            _ = try Trainer(dataset: s.data, split: s.split, options: s.options).run(output: out, resume: false) { _ in }
+            try s.train("diverged.hsmodel")
         } throws: { error in
             let text = "\(error)"
             return text.contains("diverged.hsmodel") && (text.contains("NaN") || text.contains("loss became")) && text.contains("lower --lr")
