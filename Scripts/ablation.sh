@@ -4,6 +4,7 @@
 # for example
 #   bash Scripts/ablation.sh jpeg --augment d4,jitter,jpeg
 #   bash Scripts/ablation.sh ema --weight-average 0.999
+#   bash Scripts/ablation.sh slim-mixup --mixup 0.2
 # Trains .data/runs/NAME.hsmodel with Scripts/train-bundled-model.sh and the given options
 # appended (a repeated option's last value wins), calibrates it on half A of PCam's valid split,
 # evaluates it (Scripts/evaluate-model.sh) into .data/eval/NAME, and copies its history and

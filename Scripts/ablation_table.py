@@ -43,6 +43,10 @@ RUNS = [
      f"{ABLATIONS}/compact-slide-level-metrics.json"),
     ("network: resnet-slim (residual, 1.2× the FLOPs)", f"{ABLATIONS}/resnet-slim-history.json",
      f"{ABLATIONS}/resnet-slim-slide-level-metrics.json"),
+    ("network: compact, − colour jitter (D4 only)", f"{ABLATIONS}/compact-d4-history.json",
+     f"{ABLATIONS}/compact-d4-slide-level-metrics.json"),
+    ("− colour jitter, + mixup α 0.2", f"{ABLATIONS}/slim-mixup-history.json",
+     f"{ABLATIONS}/slim-mixup-slide-level-metrics.json"),
 ]
 
 # Runs whose half-A AUC is drawn against training minutes (--curves): the networks, and the
@@ -50,7 +54,7 @@ RUNS = [
 # its 24-epoch schedule (on 2 threads, so its minutes are shorter than one thread's).
 CURVES = ["standard (d4, jitter): bundled until 2026-12-01", "standard, seed 2", "network: compact (2.4× the FLOPs)",
           "network: resnet-slim (residual, 1.2× the FLOPs)", "− colour jitter (D4 only): bundled since 2026-12-02",
-          "− colour jitter, 24 epochs (2 threads)"]
+          "− colour jitter, 24 epochs (2 threads)", "network: compact, − colour jitter (D4 only)"]
 
 
 def load(path):
@@ -114,7 +118,8 @@ def draw(rows, path):
     ax.set_yticks(ys, [r[0] for r in rows], fontsize=8)
     ax.set_xlabel("AUC on PCam valid-split slides never used for training")
     ax.set_ylim(-0.7, len(rows) - 0.1)
-    ax.legend(fontsize=8, loc="lower left")
+    # Below the axes, where no row can be hidden behind it.
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.07), ncol=2)
     ax.grid(axis="x", alpha=0.3)
     fig.tight_layout()
     tmp = path + ".tmp.png"
@@ -144,7 +149,8 @@ def draw_curves(runs, path):
     ax.axvline(120, color="grey", linestyle=":", linewidth=1)
     ax.text(121, 0.905, "2-hour\nbudget", color="grey", fontsize=8, va="bottom")
     ax.set_ylim(0.90, 0.97)
-    ax.set_xlabel("training minutes on a 2-core machine (one thread a run; compact's epochs 12–16 on two)")
+    ax.set_xlabel("training minutes on a 2-core machine (one thread a run, except: compact 12–16,\n"
+                  "compact without jitter 1–9 and the 24-epoch run on two threads)")
     ax.set_ylabel("AUC on validation half A (slides never trained on)")
     ax.legend(fontsize=8, loc="lower right")
     ax.grid(alpha=0.3)
