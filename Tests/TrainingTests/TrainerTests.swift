@@ -41,6 +41,12 @@ import _TestSupport
             return try trainer.run(output: dir.file(name), resume: resume, events: events)
         }
 
+        /// The same run stopped after `epoch` epochs and resumed from its checkpoint.
+        func trainResumed(_ name: String, interruptingAfter epoch: Int) throws -> TrainingResult {
+            try train(name, interruptAfter: epoch)
+            return try train(name, resume: true)
+        }
+
         func weights(_ name: String) throws -> [String: Tensor<Float>] {
             try ModelBundle.load(from: dir.file(name)).network.weights()
         }
@@ -120,8 +126,7 @@ import _TestSupport
         #expect(a.history.map(\.trainLoss) == c.history.map(\.trainLoss))
         #expect(a.history.map(\.validationLoss) != c.history.map(\.validationLoss))
 
-        try averaged.train("d.hsmodel", interruptAfter: 2)
-        let d = try averaged.train("d.hsmodel", resume: true)
+        let d = try averaged.trainResumed("d.hsmodel", interruptingAfter: 2)
         #expect(c.history.map(\.validationLoss) == d.history.map(\.validationLoss))
         let resumed = try averaged.weights("c.hsmodel") == averaged.weights("d.hsmodel")
         #expect(resumed, "the resumed run's averaged weights differ")
