@@ -45,6 +45,18 @@ public struct TrainingOptions: Sendable, Codable, Equatable {
     /// The augmentations in effect.
     public var effectiveAugmentation: Augmentation { augmentation ?? .standard }
 
+    /// What is wrong with these settings, or nil when a run can use them. The command line
+    /// checks the same things before it gets here; library callers get the message as a
+    /// `DatasetError` from `Trainer.run` instead of a crash in the middle of a run.
+    public var problem: String? {
+        if epochs < 1 || batchSize < 1 { return "epochs and the batch size must be at least 1 (epochs \(epochs), batch \(batchSize))" }
+        if !(learningRate > 0 && learningRate.isFinite) { return "the learning rate must be a positive number, not \(learningRate)" }
+        if let e = labelSmoothing, !(0..<1).contains(e) { return "label smoothing must be at least 0 and below 1, not \(e)" }
+        if let d = weightAverageDecay, !(0..<1).contains(d) { return "the weight-average decay must be at least 0 and below 1, not \(d)" }
+        if let a = mixupAlpha, !(a > 0 && a.isFinite) { return "mixup's α must be a positive number, not \(a)" }
+        return nil
+    }
+
     /// The settings that must not change between a checkpoint and a resumed run (the
     /// learning-rate schedule depends on the number of epochs, so that is one of them).
     func compatible(with other: TrainingOptions) -> Bool {
@@ -135,6 +147,7 @@ public final class Trainer {
 
     public func run(output: URL, resume: Bool, events: (TrainingEvent) -> Void) throws -> TrainingResult {
         let started = Date()
+        if let problem = options.problem { throw DatasetError(path: output.path, problem: problem) }
         let trainIndices = split.indices(of: .train, in: dataset)
         let validationIndices = split.indices(of: .validation, in: dataset)
         guard !trainIndices.isEmpty, !validationIndices.isEmpty else {

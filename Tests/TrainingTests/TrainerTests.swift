@@ -163,6 +163,49 @@ import _TestSupport
         #expect(same, "the resumed mixup run's weights differ")
     }
 
+    /// A setting the command line would refuse, set by a library caller instead.
+    enum BadSetting: CaseIterable, Sendable {
+        case mixupZero, mixupInfinite, fullSmoothing, negativeDecay, nanRate, emptyBatch
+
+        /// The words the error must contain.
+        var name: String {
+            switch self {
+            case .mixupZero, .mixupInfinite: "mixup"
+            case .fullSmoothing: "label smoothing"
+            case .negativeDecay: "weight-average"
+            case .nanRate: "learning rate"
+            case .emptyBatch: "batch size"
+            }
+        }
+
+        func apply(to o: inout TrainingOptions) {
+            switch self {
+            case .mixupZero: o.mixupAlpha = 0
+            case .mixupInfinite: o.mixupAlpha = .infinity
+            case .fullSmoothing: o.labelSmoothing = 1
+            case .negativeDecay: o.weightAverageDecay = -0.5
+            case .nanRate: o.learningRate = .nan
+            case .emptyBatch: o.batchSize = 0
+            }
+        }
+    }
+
+    /// Each such setting is a `DatasetError` from `Trainer.run` that names the output and the
+    /// setting, before any work: no bundle and no checkpoint.
+    @Test(arguments: BadSetting.allCases)
+    func settingsOutOfRangeAreClearErrors(_ bad: BadSetting) throws {
+        var s = try Setup(epochs: 1)
+        bad.apply(to: &s.options)
+        #expect {
+            try s.train("bad.hsmodel")
+        } throws: { error in
+            let text = "\(error)"
+            return error is DatasetError && text.contains("bad.hsmodel") && text.contains(bad.name)
+        }
+        #expect(!FileManager.default.fileExists(atPath: s.dir.file("bad.hsmodel").path))
+        #expect(!FileManager.default.fileExists(atPath: s.dir.file("bad.hsmodel.checkpoint").path))
+    }
+
     @Test func dihedralViewsAreTheEightSymmetries() {
         // Each of the 8 maps is a bijection of a 3×3 grid, and they are all different.
         var maps = Set<[Int]>()
