@@ -164,8 +164,8 @@ enum CLIBackground {
         let token = UUID().uuidString
         let out = FileManager.default.temporaryDirectory.appendingPathComponent("hs-\(token).out")
         let err = FileManager.default.temporaryDirectory.appendingPathComponent("hs-\(token).err")
-        FileManager.default.createFile(atPath: out.path, contents: nil)
-        FileManager.default.createFile(atPath: err.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: out.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: err.path, contents: nil)
         process.standardOutput = try FileHandle(forWritingTo: out)
         process.standardError = try FileHandle(forWritingTo: err)
         try process.run()
