@@ -47,6 +47,10 @@ RUNS = [
      f"{ABLATIONS}/compact-d4-slide-level-metrics.json"),
     ("− colour jitter, + mixup α 0.2", f"{ABLATIONS}/slim-mixup-history.json",
      f"{ABLATIONS}/slim-mixup-slide-level-metrics.json"),
+    ("− colour jitter, + JPEG re-encoding (D4, JPEG)", f"{ABLATIONS}/nj-jpeg-history.json",
+     f"{ABLATIONS}/nj-jpeg-slide-level-metrics.json"),
+    ("− colour jitter, + HED stain (D4, HED)", f"{ABLATIONS}/nj-hed-history.json",
+     f"{ABLATIONS}/nj-hed-slide-level-metrics.json"),
 ]
 
 # Runs whose half-A AUC is drawn against training minutes (--curves): the networks, and the
